@@ -1,0 +1,58 @@
+"""skindose: peak skin dose mapping from DICOM X-Ray Radiation Dose SRs.
+
+>>> import skindose as sd
+>>> proc = sd.read_rdsr("exam.dcm")          # doctest: +SKIP
+>>> result = sd.compute(proc)                # doctest: +SKIP
+>>> result.psd_gy                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+from skindose.errors import (
+    ConfigurationError,
+    GeometryError,
+    RDSRError,
+    RDSRWarning,
+    SkinDoseError,
+    SkinDoseWarning,
+)
+from skindose.settings import Settings
+
+try:
+    __version__ = version("skindose")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ConfigurationError",
+    "GeometryError",
+    "RDSRError",
+    "RDSRWarning",
+    "Settings",
+    "SkinDoseError",
+    "SkinDoseWarning",
+    "__version__",
+    "compute",
+    "phantoms",
+    "physics",
+    "read_rdsr",
+]
+
+_LAZY = {
+    "read_rdsr": ("skindose.rdsr", "read_rdsr"),
+    "compute": ("skindose.compute", "compute"),
+}
+_SUBMODULES = {"phantoms", "physics", "geometry", "kernel", "rdsr", "vendors", "plotting"}
+
+
+def __getattr__(name: str):
+    # Lazy imports keep `skindose inspect` free of Numba and trimesh start-up costs.
+    if name in _LAZY:
+        mod, attr = _LAZY[name]
+        return getattr(import_module(mod), attr)
+    if name in _SUBMODULES:
+        return import_module(f"skindose.{name}")
+    raise AttributeError(f"module 'skindose' has no attribute {name!r}")

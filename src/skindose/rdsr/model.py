@@ -1,0 +1,416 @@
+"""Data model of a parsed RDSR: :class:`Procedure` and :class:`IrradiationEvent`.
+
+All quantities are unit-normalized (see ``design.md`` §3): lengths in mm, dose and kerma in
+Gy, KAP in Gy·m², angles in degrees, tube voltage in kV, times in s or ms as the name says.
+A value that the file did not give is ``None``, never 0 or NaN. Every field that was filled by
+a default or a fallback is named in the event's ``assumed`` set, and explained in the
+procedure's ``warnings``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = [
+    "AccumulatedDose",
+    "Device",
+    "EventType",
+    "Filter",
+    "IrradiationEvent",
+    "Patient",
+    "PatientOrientation",
+    "Plane",
+    "Procedure",
+    "ReferencePoint",
+    "ReferencePointKind",
+    "Study",
+]
+
+
+class EventType(StrEnum):
+    """Irradiation Event Type (DICOM CID 10002)."""
+
+    FLUOROSCOPY = "fluoroscopy"
+    STATIONARY = "stationary acquisition"
+    STEPPING = "stepping acquisition"
+    ROTATIONAL = "rotational acquisition"
+    UNKNOWN = "unknown"
+
+
+class Plane(StrEnum):
+    """Acquisition Plane (DICOM CID 10003)."""
+
+    SINGLE = "single"
+    A = "A"
+    B = "B"
+    ALL = "all"
+
+
+class PatientOrientation(StrEnum):
+    """Patient position on the table: head/feet first and supine/prone/decubitus."""
+
+    HFS = "HFS"
+    FFS = "FFS"
+    HFP = "HFP"
+    FFP = "FFP"
+    HFDR = "HFDR"
+    HFDL = "HFDL"
+    FFDR = "FFDR"
+    FFDL = "FFDL"
+
+    @property
+    def head_first(self) -> bool:
+        """True when the patient lies head first toward the gantry."""
+        return self.value.startswith("HF")
+
+
+class ReferencePointKind(StrEnum):
+    """How the reference point (where ``kerma_rp_gy`` is stated) is located on the beam axis.
+
+    ``ISOCENTER_OFFSET``: ``distance_mm`` from the isocenter toward the source.
+    ``FROM_SOURCE``: ``distance_mm`` from the focal spot.
+    ``DETECTOR_OFFSET``: ``distance_mm`` in front of the image receptor input surface.
+    ``ABOVE_TABLETOP``: ``distance_mm`` above the tabletop (needs the table geometry).
+    ``TABLE_CENTERLINE``: ``distance_mm`` from the table centreline toward the source.
+    ``DETECTOR_PLANE``: in the detector plane (distance 0 from the detector).
+    ``PATIENT_SURFACE``: at the surface of the patient (position unknown beforehand).
+    ``UNKNOWN``: the file gave no usable definition.
+    """
+
+    ISOCENTER_OFFSET = "isocenter offset"
+    FROM_SOURCE = "from source"
+    DETECTOR_OFFSET = "detector offset"
+    ABOVE_TABLETOP = "above tabletop"
+    TABLE_CENTERLINE = "table centerline"
+    DETECTOR_PLANE = "detector plane"
+    PATIENT_SURFACE = "patient surface"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReferencePoint:
+    """The parsed Reference Point Definition (DCM 113780) as a source-distance rule.
+
+    Parameters
+    ----------
+    kind
+        How the point is located (see :class:`ReferencePointKind`).
+    distance_mm
+        The distance that goes with ``kind`` (e.g. 150 for "15 cm from isocenter toward
+        source"); None for kinds that need none or when unknown.
+    text
+        The definition as the file gave it (code meaning or free text), for reports.
+    code
+        ``"scheme:value"`` when the definition was coded, else None.
+    """
+
+    kind: ReferencePointKind
+    distance_mm: float | None = None
+    text: str = ""
+    code: str | None = None
+
+    def source_distance_mm(self, sod_mm: float | None, sid_mm: float | None) -> float | None:
+        """Source-to-reference-point distance in mm, or None when it cannot be known.
+
+        Parameters
+        ----------
+        sod_mm
+            Source to isocenter distance (mm), if known.
+        sid_mm
+            Source to detector distance (mm), if known.
+        """
+        d = self.distance_mm
+        if self.kind is ReferencePointKind.FROM_SOURCE:
+            return d
+        if self.kind is ReferencePointKind.ISOCENTER_OFFSET and sod_mm is not None and d is not None:
+            return sod_mm - d
+        if self.kind is ReferencePointKind.DETECTOR_OFFSET and sid_mm is not None and d is not None:
+            return sid_mm - d
+        if self.kind is ReferencePointKind.DETECTOR_PLANE and sid_mm is not None:
+            return sid_mm
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filter:
+    """One X-Ray Filters (DCM 113771) container.
+
+    ``material`` is a chemical symbol ("Cu", "Al", "Mo", "Sn", "Pb", "Ta", "Rh", "Ag", "Nb",
+    "Eu") or "unknown"; thicknesses in mm.
+    """
+
+    material: str
+    thickness_min_mm: float | None = None
+    thickness_max_mm: float | None = None
+    filter_type: str | None = None
+
+    @property
+    def thickness_mm(self) -> float | None:
+        """Thickness used for the beam quality: the mean of min and max when both are given."""
+        lo, hi = self.thickness_min_mm, self.thickness_max_mm
+        if lo is not None and hi is not None:
+            return 0.5 * (lo + hi)
+        return lo if lo is not None else hi
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IrradiationEvent:
+    """One Irradiation Event X-Ray Data container (DCM 113706), unit-normalized.
+
+    Lengths in mm, dose in Gy, KAP in Gy·m², angles in degrees. ``None`` means "not in the
+    file" (after every fallback). ``assumed`` names every field that was filled by a default
+    or fallback; ``unusable`` gives the reason when the event cannot be used for a skin dose
+    map at all (it is kept so that nothing is dropped silently).
+    """
+
+    index: int
+    uid: str
+    started: datetime | None = None
+    event_type: EventType = EventType.UNKNOWN
+    plane: Plane = Plane.SINGLE
+    protocol: str | None = None
+    target_region: str | None = None
+    target_region_code: str | None = None
+    # dose
+    kerma_rp_gy: float | None = None
+    kap_gym2: float | None = None
+    reference_point: ReferencePoint | None = None
+    hvl_mm_al: float | None = None
+    # source
+    kvp: float | None = None
+    tube_current_ma: float | None = None
+    exposure_uas: float | None = None
+    pulse_rate_hz: float | None = None
+    pulse_width_ms: float | None = None
+    number_of_pulses: float | None = None
+    duration_s: float | None = None
+    exposure_time_ms: float | None = None
+    focal_spot_mm: float | None = None
+    filters: tuple[Filter, ...] = ()
+    # geometry
+    primary_angle_deg: float | None = None
+    secondary_angle_deg: float | None = None
+    primary_end_angle_deg: float | None = None
+    secondary_end_angle_deg: float | None = None
+    sod_mm: float | None = None
+    sid_mm: float | None = None
+    srp_mm: float | None = None
+    field_height_mm: float | None = None
+    field_width_mm: float | None = None
+    field_area_m2: float | None = None
+    shutters_mm: tuple[float, float, float, float] | None = None
+    detector_size_mm: float | None = None
+    table_longitudinal_mm: float | None = None
+    table_lateral_mm: float | None = None
+    table_height_mm: float | None = None
+    table_head_tilt_deg: float | None = None
+    table_horizontal_rotation_deg: float | None = None
+    table_cradle_tilt_deg: float | None = None
+    patient_orientation: PatientOrientation | None = None
+    # bookkeeping
+    assumed: frozenset[str] = field(default_factory=frozenset)
+    unusable: str | None = None
+
+    def filter_mm(self, material: str) -> float:
+        """Total thickness (mm) of all filters of ``material`` ("Cu", "Al", ...); 0 if none."""
+        return float(
+            sum(f.thickness_mm or 0.0 for f in self.filters if f.material == material)
+        )
+
+    @property
+    def cu_mm(self) -> float:
+        """Added copper filtration in mm (0 when no copper filter is reported)."""
+        return self.filter_mm("Cu")
+
+    @property
+    def al_mm(self) -> float:
+        """Added aluminium filtration in mm reported in the RDSR (0 when none)."""
+        return self.filter_mm("Al")
+
+    @property
+    def has_geometry(self) -> bool:
+        """True when the beam direction is known (both positioner angles present)."""
+        return self.primary_angle_deg is not None and self.secondary_angle_deg is not None
+
+    @property
+    def is_rotational(self) -> bool:
+        """True for a rotational run with a known end angle."""
+        return self.event_type is EventType.ROTATIONAL and (
+            self.primary_end_angle_deg is not None or self.secondary_end_angle_deg is not None
+        )
+
+    @property
+    def field_at_detector_mm(self) -> tuple[float, float] | None:
+        """Field (width, height) at the detector plane in mm, by the documented fallback order.
+
+        Collimated field width/height; else Philips shutters at 1 m scaled to the SID; else
+        the square root of the collimated field area. None when none is known.
+        """
+        if self.field_width_mm and self.field_height_mm:
+            return (self.field_width_mm, self.field_height_mm)
+        if self.shutters_mm is not None and self.sid_mm:
+            left, right, top, bottom = self.shutters_mm
+            scale = self.sid_mm / 1000.0
+            w, h = (left + right) * scale, (top + bottom) * scale
+            if w > 0 and h > 0:
+                return (w, h)
+        if self.field_area_m2 and self.field_area_m2 > 0:
+            side = math.sqrt(self.field_area_m2) * 1000.0
+            return (side, side)
+        return None
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary of every field (datetimes as ISO strings, enums as values)."""
+        out: dict = {}
+        for f in fields(self):
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccumulatedDose:
+    """Accumulated X-Ray Dose (DCM 113702) of one plane, as the file reports it."""
+
+    plane: Plane
+    kerma_rp_total_gy: float | None = None
+    kap_total_gym2: float | None = None
+    fluoro_kerma_rp_total_gy: float | None = None
+    fluoro_kap_total_gym2: float | None = None
+    acquisition_kerma_rp_total_gy: float | None = None
+    acquisition_kap_total_gym2: float | None = None
+    fluoro_time_s: float | None = None
+    acquisition_time_s: float | None = None
+    reference_point: ReferencePoint | None = None
+    srp_mm: float | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Device:
+    """The irradiating device as identified by the header and the observer context."""
+
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    software: str = ""
+    station: str = ""
+    institution: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Patient:
+    """Patient facts from the RDSR (height in m, mass in kg, age in years)."""
+
+    patient_id: str = ""
+    sex: str | None = None
+    age_years: float | None = None
+    height_m: float | None = None
+    mass_kg: float | None = None
+    orientation: PatientOrientation | None = None
+    orientation_source: str = "not reported"
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Study:
+    """Study identity."""
+
+    uid: str = ""
+    date: datetime | None = None
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Procedure:
+    """One parsed RDSR: device, patient, study, events and reported totals.
+
+    ``warnings`` lists, in plain words, every repair and default the reader applied.
+    ``private`` holds vendor private values read at the accumulated level (e.g. the Philips
+    height of system, in mm) keyed by a short name.
+    """
+
+    source: str | None
+    sop_class_uid: str
+    device: Device
+    patient: Patient
+    study: Study
+    events: tuple[IrradiationEvent, ...]
+    accumulated: tuple[AccumulatedDose, ...] = ()
+    reference_point: ReferencePoint | None = None
+    mechanical_data_available: bool | None = None
+    private: tuple[tuple[str, float], ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_events(self) -> int:
+        """Number of irradiation events in the file."""
+        return len(self.events)
+
+    def private_value(self, name: str) -> float | None:
+        """A private accumulated-level value by name, or None."""
+        for key, value in self.private:
+            if key == name:
+                return value
+        return None
+
+    def event_sum(self, attribute: str, plane: Plane | None = None) -> float:
+        """Sum of an event attribute over all events (optionally of one plane); None counts 0."""
+        total = 0.0
+        for ev in self.events:
+            if plane is not None and ev.plane is not plane:
+                continue
+            v = getattr(ev, attribute)
+            if v is not None:
+                total += v
+        return total
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary of the whole procedure."""
+        return {
+            "source": self.source,
+            "sop_class_uid": self.sop_class_uid,
+            "device": self.device.to_dict(),
+            "patient": self.patient.to_dict(),
+            "study": self.study.to_dict(),
+            "reference_point": _jsonable(self.reference_point),
+            "mechanical_data_available": self.mechanical_data_available,
+            "private": {k: v for k, v in self.private},
+            "accumulated": [a.to_dict() for a in self.accumulated],
+            "events": [e.to_dict() for e in self.events],
+            "warnings": list(self.warnings),
+        }
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    return str(value)

@@ -1,0 +1,175 @@
+"""Computation settings: one frozen dataclass, loadable from TOML.
+
+Every field has a default that is reported in a result's provenance. Switching a correction off
+makes its factor exactly 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skindose.errors import ConfigurationError
+
+__all__ = ["Settings"]
+
+_MEDIA = ("tissue", "water", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Settings for :func:`skindose.compute`.
+
+    Parameters
+    ----------
+    inverse_square
+        Scale the reference-point kerma to each skin cell by (srp / distance)².
+    backscatter
+        Apply the backscatter factor (Benmakhlouf et al. 2013 fit).
+    medium
+        ``"tissue"`` (ICRU soft tissue / air, default), ``"water"`` (water / air), or None
+        (report air kerma at the skin: factor 1).
+    table_attenuation
+        Attenuate rays that cross the table and mattress.
+    calibration_factor
+        Per-device factor C_cal multiplying every dose (default 1: uncalibrated).
+    calibration_by_kvp
+        Optional ((kVp, factor), ...) pairs; the factor is interpolated linearly in kVp
+        (clamped at the ends) and multiplies ``calibration_factor``.
+    anode_angle_deg
+        Anode angle used for the HVL lookup when the profile gives none.
+    inherent_filtration_mm_al
+        Inherent (tube + collimator) filtration in mm Al added to the reported Al filters
+        for the HVL lookup.
+    default_kvp
+        kVp used when an event reports none (the event is marked as assumed).
+    table_transmission
+        Normal-incidence table + mattress transmission T0 overriding the vendor profile
+        (None: use the profile's table or default).
+    table_thickness_mm, mattress_thickness_mm, table_width_mm
+        Table-top slab overrides (None: vendor profile).
+    max_obliquity_deg
+        Obliquity cap for T0^(1/cos θ).
+    placement_offset_mm
+        (x, y, z) override of where the phantom origin lies relative to the table reference
+        when the table reads its origin, in the patient frame (None: vendor profile).
+    placement
+        ``"auto"`` (profile when validated, else centre on the target region), ``"profile"``
+        or ``"target"``.
+    vendor_profile_file
+        Path to a user TOML file that overrides vendor profile keys.
+    cell_area_cm2
+        Maximum skin cell area for generated/remeshed phantoms.
+    thresholds_gy
+        Dose levels for which areas above are reported.
+    rotational_step_deg
+        Largest angular step when splitting rotational runs into sub-beams.
+    occlusion
+        Test the segment from the source to each cell for other skin triangles.
+    parallel
+        Run the kernel in parallel over skin cells.
+    """
+
+    inverse_square: bool = True
+    backscatter: bool = True
+    medium: str | None = "tissue"
+    table_attenuation: bool = True
+    calibration_factor: float = 1.0
+    calibration_by_kvp: tuple[tuple[float, float], ...] = ()
+    anode_angle_deg: float = 12.0
+    inherent_filtration_mm_al: float = 2.5
+    default_kvp: float = 80.0
+    table_transmission: float | None = None
+    table_thickness_mm: float | None = None
+    mattress_thickness_mm: float | None = None
+    table_width_mm: float | None = None
+    max_obliquity_deg: float = 70.0
+    placement_offset_mm: tuple[float, float, float] | None = None
+    placement: str = "auto"
+    vendor_profile_file: str | None = None
+    cell_area_cm2: float = 1.0
+    thresholds_gy: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0)
+    rotational_step_deg: float = 1.0
+    occlusion: bool = True
+    parallel: bool = True
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.medium not in _MEDIA:
+            raise ConfigurationError(f"medium must be 'tissue', 'water' or None, not {self.medium!r}")
+        if self.placement not in ("auto", "profile", "target"):
+            raise ConfigurationError(
+                f"placement must be 'auto', 'profile' or 'target', not {self.placement!r}"
+            )
+        if not (self.calibration_factor > 0):
+            raise ConfigurationError("calibration_factor must be positive")
+        if not (self.cell_area_cm2 > 0):
+            raise ConfigurationError("cell_area_cm2 must be positive")
+        if not (0 < self.rotational_step_deg <= 10):
+            raise ConfigurationError("rotational_step_deg must be in (0, 10]")
+        if not (0 <= self.max_obliquity_deg < 90):
+            raise ConfigurationError("max_obliquity_deg must be in [0, 90)")
+        if self.table_transmission is not None and not (0 < self.table_transmission <= 1):
+            raise ConfigurationError("table_transmission must be in (0, 1]")
+        for kv, factor in self.calibration_by_kvp:
+            if not (kv > 0 and factor > 0):
+                raise ConfigurationError("calibration_by_kvp needs positive (kVp, factor) pairs")
+
+    def calibration_at(self, kvp):
+        """Total calibration factor at ``kvp`` (scalar or array)."""
+        import numpy as np
+
+        if not self.calibration_by_kvp:
+            return self.calibration_factor * np.ones_like(np.asarray(kvp, dtype=float))
+        pts = sorted(self.calibration_by_kvp)
+        xs = np.array([p[0] for p in pts], dtype=float)
+        ys = np.array([p[1] for p in pts], dtype=float)
+        return self.calibration_factor * np.interp(np.asarray(kvp, dtype=float), xs, ys)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of every setting."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, tuple):
+                v = [list(x) if isinstance(x, tuple) else x for x in v]
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Settings:
+        """Load settings from a TOML file (unknown keys are an error)."""
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"{p}: cannot read settings: {exc}") from None
+        return cls.from_dict(data, source=str(p))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "settings") -> Settings:
+        """Build settings from a plain mapping (as read from TOML or JSON)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigurationError(f"{source}: unknown setting(s): {', '.join(unknown)}")
+        kwargs: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in ("placement_offset_mm", "thresholds_gy") and v is not None:
+                v = tuple(float(x) for x in v)
+            elif k == "calibration_by_kvp":
+                v = tuple((float(a), float(b)) for a, b in v)
+            elif k == "medium" and v in ("none", "air", ""):
+                v = None
+            kwargs[k] = v
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigurationError(f"{source}: {exc}") from None
