@@ -99,7 +99,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.medium not in _MEDIA:
-            raise ConfigurationError(f"medium must be 'tissue', 'water' or None, not {self.medium!r}")
+            raise ConfigurationError(
+                f"medium must be 'tissue', 'water' or None, not {self.medium!r}"
+            )
         if self.placement not in ("auto", "profile", "target"):
             raise ConfigurationError(
                 f"placement must be 'auto', 'profile' or 'target', not {self.placement!r}"

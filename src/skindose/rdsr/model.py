@@ -123,11 +123,12 @@ class ReferencePoint:
             Source to detector distance (mm), if known.
         """
         d = self.distance_mm
-        if self.kind is ReferencePointKind.FROM_SOURCE:
+        kind = self.kind
+        if kind is ReferencePointKind.FROM_SOURCE:
             return d
-        if self.kind is ReferencePointKind.ISOCENTER_OFFSET and sod_mm is not None and d is not None:
+        if kind is ReferencePointKind.ISOCENTER_OFFSET and sod_mm is not None and d is not None:
             return sod_mm - d
-        if self.kind is ReferencePointKind.DETECTOR_OFFSET and sid_mm is not None and d is not None:
+        if kind is ReferencePointKind.DETECTOR_OFFSET and sid_mm is not None and d is not None:
             return sid_mm - d
         if self.kind is ReferencePointKind.DETECTOR_PLANE and sid_mm is not None:
             return sid_mm

@@ -65,9 +65,9 @@ _OTHER_SOPS = {
     "dose data)",
     "1.2.840.10008.5.1.4.1.1.88.68": "a Radiopharmaceutical Radiation Dose SR (nuclear medicine; "
     "out of scope)",
-    "1.2.840.10008.5.1.4.1.1.88.22": "an Enhanced SR; older Siemens units (e.g. ARCADIS Varic) send "
-    "a proprietary 'Radiation Summary Report' of this class, which has no per-event geometry and "
-    "is not supported",
+    "1.2.840.10008.5.1.4.1.1.88.22": "an Enhanced SR; older Siemens units (e.g. ARCADIS Varic) "
+    "send a proprietary 'Radiation Summary Report' of this class, which has no per-event "
+    "geometry and is not supported",
     "1.2.840.10008.5.1.4.1.1.88.11": "a Basic Text SR",
     "1.2.840.10008.5.1.4.1.1.88.33": "a Comprehensive SR",
 }
@@ -166,7 +166,8 @@ class _Ctx:
             self.warn(f"{where}: {what} is present but empty; treated as not reported")
             return None
         values: list[float] = []
-        raw_list = list(raw) if isinstance(raw, list | tuple | pydicom.multival.MultiValue) else [raw]
+        multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
+        raw_list = list(raw) if multi else [raw]
         for r in raw_list:
             try:
                 values.append(float(r))
@@ -248,10 +249,11 @@ def parse_reference_point(text: str, code: str | None = None) -> ReferencePoint:
         number = float(m.group(1).replace(",", "."))
         dist = number * {"mm": 1.0, "cm": 10.0, "m": 1000.0}[m.group(2)]
     kind = ReferencePointKind.UNKNOWN
+    head = t.split("from")[0]
     if dist is not None:
         if "iso" in t and any(k in t for k in ("below", "toward", "towards", "from", "before")):
             kind = ReferencePointKind.ISOCENTER_OFFSET
-        elif ("focus" in t or "source" in t or "tube" in t) and "detector" not in t.split("from")[0]:
+        elif any(k in t for k in ("focus", "source", "tube")) and "detector" not in head:
             kind = ReferencePointKind.FROM_SOURCE
         elif "image" in t or "input surface" in t or "detector" in t or "receptor" in t:
             kind = ReferencePointKind.DETECTOR_OFFSET
@@ -899,8 +901,9 @@ def _event(
     # source to reference point: DSRP, else the definition, else IEC 15 cm with a warning
     srp = dsrp
     if srp is None:
-        acc_srp = next((a.srp_mm for a in accumulated if a.srp_mm and a.plane in (plane, Plane.SINGLE)),
-                       None) or next((a.srp_mm for a in accumulated if a.srp_mm), None)
+        same = [a.srp_mm for a in accumulated if a.srp_mm and a.plane in (plane, Plane.SINGLE)]
+        other = [a.srp_mm for a in accumulated if a.srp_mm]
+        acc_srp = (same or other or [None])[0]
         if acc_srp is not None:
             srp = acc_srp
             assumed.add("srp_mm")
@@ -1094,7 +1097,7 @@ def _summarise_events(events: list[IrradiationEvent], ctx: _Ctx) -> None:
 def _ranges(nums: list[int]) -> str:
     out = []
     start = prev = nums[0]
-    for n in nums[1:] + [None]:
+    for n in [*nums[1:], None]:
         if n is not None and n == prev + 1:
             prev = n
             continue
