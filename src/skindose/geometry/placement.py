@@ -1,0 +1,183 @@
+"""Phantom-side helpers: target regions, point-in-body and beam–phantom intersection tests.
+
+These use plain NumPy on the phantom's ``triangles`` and ``centroids`` (no trimesh ray
+back-end is needed). "A beam intersects the phantom" means that at least one skin-cell centroid
+lies inside its field pyramid in front of the source, the same inclusion test the kernel uses
+before its facing and occlusion tests.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "beams_hitting",
+    "kap_fraction_hitting",
+    "points_inside",
+    "target_landmark",
+]
+
+# (pattern, landmark) in priority order; matched against target region, protocol and study text
+_REGION_RULES: tuple[tuple[str, str], ...] = (
+    (r"heart|cardi|coronar|kardi|herz|pci|ptca|\bcor\b|ablation|pacemaker|valve", "heart"),
+    (r"head|brain|skull|cerebr|neuro|intracran|huvud|kopf|carotid|\bcranial", "head"),
+    (r"neck|cervical|thyroid|hals", "neck"),
+    (r"chest|thora|lung|pulmon|breast|bronch|mediastin|thorax|bröst", "chest"),
+    (r"pelvi|hip|prostat|uter|bladder|iliac|bäcken|becken", "pelvis"),
+    (r"abdom|liver|hepat|kidney|renal|spleen|stomach|biliar|aorta|bowel|mesenter|buk|tips",
+     "abdomen"),
+    (r"lower limb|lower extrem|leg|knee|femor|femur|foot|ankle|tibia|popliteal|ben\b|raaj",
+     "legs"),
+    (r"upper limb|upper extrem|arm|hand|wrist|elbow|shoulder", "trunk"),
+    (r"spine|vertebr|back", "trunk"),
+)
+
+
+def target_landmark(
+    regions: list[tuple[str | None, float]], texts: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """Choose the phantom landmark for target-region placement.
+
+    Parameters
+    ----------
+    regions
+        (target region, weight) per event; the region with the largest summed weight that maps
+        to a landmark wins ("entire body" and None do not map).
+    texts
+        Further text tried when no region maps (study description, protocol names), e.g. the
+        Swedish "Kardiologisk" or "Huvud".
+
+    Returns
+    -------
+    (landmark, reason)
+        A key of ``Phantom.landmarks`` ("heart", "head", "chest", ...) and why it was chosen;
+        "trunk" when nothing maps.
+    """
+    weights: dict[str, float] = {}
+    names: dict[str, str] = {}
+    for region, wt in regions:
+        if not region:
+            continue
+        lm = _map_text(region)
+        if lm is not None:
+            weights[lm] = weights.get(lm, 0.0) + max(wt, 0.0) + 1e-30
+            names.setdefault(lm, region)
+    if weights:
+        lm = max(weights, key=lambda k: weights[k])
+        why = f"target region {names[lm]!r} of the events (by KAP) maps to landmark {lm!r}"
+        if lm == "chest":  # a cardiac study reported as "chest": centre on the heart
+            for text in texts:
+                if _map_text(text or "") == "heart":
+                    return "heart", why + f", refined to 'heart' by the cardiac text {text!r}"
+        return lm, why
+    for text in texts:
+        lm = _map_text(text or "")
+        if lm is not None:
+            return lm, f"no usable target region; the text {text!r} maps to landmark {lm!r}"
+    return "trunk", "no usable target region or description: centred on the trunk"
+
+
+def _map_text(text: str) -> str | None:
+    t = text.lower()
+    for pattern, landmark in _REGION_RULES:
+        if re.search(pattern, t):
+            return landmark
+    return None
+
+
+def _ray_crossings(origin: np.ndarray, direction: np.ndarray, tri: np.ndarray) -> int:
+    """Number of triangles crossed by the ray origin + t·direction, t > 0 (Möller–Trumbore)."""
+    v0, v1, v2 = tri[:, 0], tri[:, 1], tri[:, 2]
+    e1, e2 = v1 - v0, v2 - v0
+    p = np.cross(direction, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.zeros_like(det)
+    inv[ok] = 1.0 / det[ok]
+    s = origin - v0
+    uu = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    vv = (q @ direction) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    hit = ok & (uu >= 0) & (vv >= 0) & (uu + vv <= 1) & (t > 1e-9)
+    return int(np.count_nonzero(hit))
+
+
+def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
+    """Whether each point lies inside the (closed) phantom surface, by ray-crossing parity.
+
+    Parameters
+    ----------
+    phantom
+        Anything with ``triangles`` ((n, 3, 3) float64, mm, patient frame).
+    points
+        (k, 3) float64 points in the patient frame.
+
+    Returns
+    -------
+    (k,) bool
+    """
+    tri = np.asarray(phantom.triangles, dtype=float)
+    pts = np.atleast_2d(np.asarray(points, dtype=float))
+    lo, hi = tri.reshape(-1, 3).min(axis=0), tri.reshape(-1, 3).max(axis=0)
+    direction = np.array([0.5773502691896258, 0.5773502691896258, 0.5773502691896258])
+    direction += np.array([1e-3, -2e-3, 3e-3])  # avoid rays along edges of axis-aligned meshes
+    direction /= np.linalg.norm(direction)
+    out = np.zeros(len(pts), dtype=bool)
+    for i, p in enumerate(pts):
+        if np.any(p < lo) or np.any(p > hi):
+            continue
+        out[i] = _ray_crossings(p, direction, tri) % 2 == 1
+    return out
+
+
+def beams_hitting(beams: Any, phantom: Any) -> np.ndarray:
+    """Whether each (sub-)beam's field pyramid contains at least one skin-cell centroid.
+
+    Parameters
+    ----------
+    beams
+        A :class:`~skindose.geometry.BeamSet` (or anything with ``source``, ``u``, ``v``,
+        ``w``, ``tan_u``, ``tan_v``).
+    phantom
+        Anything with ``centroids`` ((n, 3) float64, patient frame).
+
+    Returns
+    -------
+    (k,) bool
+    """
+    c = np.asarray(phantom.centroids, dtype=float)
+    out = np.zeros(len(beams.source), dtype=bool)
+    for i in range(len(out)):
+        d = c - beams.source[i]
+        a = d @ beams.w[i]
+        inside = (a > 0) & (np.abs(d @ beams.u[i]) <= beams.tan_u[i] * a)
+        inside &= np.abs(d @ beams.v[i]) <= beams.tan_v[i] * a
+        out[i] = bool(inside.any())
+    return out
+
+
+def kap_fraction_hitting(beams: Any, procedure: Any, phantom: Any) -> float:
+    """KAP-weighted fraction of the placed events whose beams intersect the phantom.
+
+    Σ over placed events of KAP × (weight of its sub-beams that hit), divided by the Σ KAP of
+    the placed events (the events with geometry). Events without a KAP count with their
+    reference-point kerma instead when no event has a KAP. Returns nan when nothing was placed.
+    """
+    hits = beams_hitting(beams, phantom)
+    idx = np.asarray(beams.event_index)
+    wt = np.asarray(beams.weight)
+    events = procedure.events
+    placed = sorted(set(idx.tolist()))
+    if not placed:
+        return float("nan")
+    kap = np.array([events[i].kap_gym2 or 0.0 for i in placed])
+    if not np.any(kap > 0):
+        kap = np.array([events[i].kerma_rp_gy or 0.0 for i in placed])
+    if not np.any(kap > 0):
+        kap = np.ones(len(placed))
+    hit_frac = np.array([wt[(idx == i) & hits].sum() for i in placed])
+    return float((kap * hit_frac).sum() / kap.sum())
