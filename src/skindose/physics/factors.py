@@ -1,0 +1,283 @@
+"""Per-event physics factors for the dose kernel: :func:`per_event_factors`."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from skindose.errors import SkinDoseWarning
+from skindose.physics._common import emit
+from skindose.physics.backscatter import bsf_with_messages
+from skindose.physics.hvl import _COLUMN_OF_MEDIUM, _lookup
+from skindose.physics.table import TableSpec, table_t0_with_messages
+from skindose.rdsr.model import IrradiationEvent
+from skindose.settings import Settings
+
+__all__ = ["PhysicsFactors", "bsf_for", "per_event_factors"]
+
+_KNOWN_FILTERS = ("Cu", "Al")
+
+_ARRAYS = ("kvp", "cu_mm", "al_mm", "hvl_mm_al", "bsf", "medium_factor", "table_t0", "calibration")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhysicsFactors:
+    """Per-event physics factors; every array is (n_events,) float64, read-only, RDSR order.
+
+    Attributes
+    ----------
+    kvp
+        Tube voltage used (kV); ``Settings.default_kvp`` where the event reports none.
+    cu_mm
+        Added Cu used for the beam quality (mm).
+    al_mm
+        Total Al used for the beam quality: inherent + reported (mm).
+    hvl_mm_al
+        First HVL (mm Al): the reported HVL when the event has one, else from the SpekPy grid.
+    bsf
+        Backscatter factor; 1.0 when backscatter is off **or not yet evaluated** (see
+        ``bsf_evaluated`` and :meth:`with_field_side`).
+    medium_factor
+        (mu_en/rho) medium/air; 1.0 when ``Settings.medium`` is None.
+    table_t0
+        Normal-incidence table + mattress transmission; 1.0 when table attenuation is off.
+        Apply :func:`~skindose.physics.oblique_transmission` per ray.
+    calibration
+        Calibration factor C_cal (``Settings.calibration_at(kvp)``).
+    backscatter
+        Whether backscatter is switched on.
+    bsf_evaluated
+        True once the BSF has been computed for field sides (always True when backscatter is
+        off).
+    table_is_estimate
+        True when ``table_t0`` is a generic estimate, not a measurement or a user value.
+    warnings
+        Plain-language notes: defaults filled in, clamped lookups, estimates.
+    """
+
+    kvp: NDArray[np.float64]
+    cu_mm: NDArray[np.float64]
+    al_mm: NDArray[np.float64]
+    hvl_mm_al: NDArray[np.float64]
+    bsf: NDArray[np.float64]
+    medium_factor: NDArray[np.float64]
+    table_t0: NDArray[np.float64]
+    calibration: NDArray[np.float64]
+    backscatter: bool = True
+    bsf_evaluated: bool = False
+    table_is_estimate: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = None
+        for name in _ARRAYS:
+            a = np.array(getattr(self, name), dtype=np.float64, copy=True).reshape(-1)
+            if n is None:
+                n = a.shape[0]
+            elif a.shape[0] != n:
+                raise ValueError(f"PhysicsFactors.{name}: expected ({n},), got {a.shape}")
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+
+    @property
+    def n_events(self) -> int:
+        """Number of events."""
+        return int(self.kvp.shape[0])
+
+    @property
+    def skin_factor(self) -> NDArray[np.float64]:
+        """BSF × medium factor × calibration: everything but geometry and the table."""
+        return self.bsf * self.medium_factor * self.calibration
+
+    def with_field_side(self, field_side_cm: ArrayLike) -> PhysicsFactors:
+        """A copy with the BSF evaluated for these field sides at the skin (cm).
+
+        Parameters
+        ----------
+        field_side_cm
+            (n_events,) side of the square-equivalent field at the skin (√area), in cm.
+            NaN gives a BSF of NaN for that event.
+        """
+        bsf, notes = bsf_for(self, field_side_cm, _return_notes=True)
+        return dataclasses.replace(
+            self, bsf=bsf, bsf_evaluated=True, warnings=_dedupe(self.warnings + tuple(notes))
+        )
+
+
+def _dedupe(msgs: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(msgs))
+
+
+def bsf_for(factors: PhysicsFactors, field_side_cm: ArrayLike, *, _return_notes: bool = False):
+    """Backscatter factor per event for given field sides at the skin.
+
+    Parameters
+    ----------
+    factors
+        Output of :func:`per_event_factors` (gives kVp, HVL and the backscatter switch).
+    field_side_cm
+        (n_events,) or scalar field side at the skin (√ of the field area there), cm.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_events,) float64 BSF; all 1.0 when backscatter is off. Clamping emits an
+        :class:`~skindose.errors.ExtrapolationWarning`.
+    """
+    n = factors.n_events
+    side = np.broadcast_to(np.asarray(field_side_cm, dtype=np.float64), (n,))
+    if not factors.backscatter:
+        out: NDArray[np.float64] = np.ones(n)
+        msgs: list[str] = []
+    else:
+        labels = [f"event {i}" for i in range(n)]
+        out, msgs = bsf_with_messages(factors.kvp, factors.hvl_mm_al, side, labels)
+        emit(msgs)
+    return (out, msgs) if _return_notes else out
+
+
+def _event_label(ev: IrradiationEvent, pos: int) -> str:
+    idx = getattr(ev, "index", None)
+    return f"event {idx if idx is not None else pos}"
+
+
+def per_event_factors(
+    events: Sequence[IrradiationEvent],
+    settings: Settings | None = None,
+    field_side_cm: ArrayLike | None = None,
+    table: TableSpec = None,
+) -> PhysicsFactors:
+    """Physics factors of every event, as arrays for the kernel.
+
+    Parameters
+    ----------
+    events
+        The procedure's irradiation events (RDSR order).
+    settings
+        Correction switches and defaults (``Settings()`` when None).
+    field_side_cm
+        Optional (n_events,) side of the square-equivalent field at the skin in cm. When
+        given, the BSF is evaluated; when None the BSF is 1.0 and ``bsf_evaluated`` is False:
+        call :meth:`PhysicsFactors.with_field_side` (or :func:`bsf_for`) once the geometry
+        knows the field at the skin.
+    table
+        Table spec for the device: a float T0, a shipped table name, or None (generic
+        estimate 0.75, flagged). ``Settings.table_transmission``, when set, overrides it.
+
+    Returns
+    -------
+    PhysicsFactors
+
+    Notes
+    -----
+    Beam quality: kVp (``Settings.default_kvp`` when missing), added Cu and Al summed over the
+    event's filters (``IrradiationEvent.cu_mm``/``al_mm``); total Al = ``inherent_filtration_mm_al``
+    + reported Al; anode ``anode_angle_deg``. The reported HVL is used when present. Filters of
+    other materials are ignored for the HVL, with a warning. Every default and clamp is
+    recorded in ``warnings`` and clamps also raise an
+    :class:`~skindose.errors.ExtrapolationWarning`.
+    """
+    s = settings if settings is not None else Settings()
+    evs = list(events)
+    n = len(evs)
+    labels = [_event_label(ev, i) for i, ev in enumerate(evs)]
+    notes: list[str] = []
+    clamps: list[str] = []
+
+    kvp = np.empty(n)
+    cu = np.empty(n)
+    al = np.empty(n)
+    reported_hvl = np.full(n, np.nan)
+    missing_kvp, no_filters = [], []
+    for i, ev in enumerate(evs):
+        kv = ev.kvp
+        if kv is None or not np.isfinite(kv) or kv <= 0:
+            kvp[i] = s.default_kvp
+            missing_kvp.append(labels[i])
+        else:
+            kvp[i] = kv
+        cu[i] = ev.cu_mm
+        al[i] = s.inherent_filtration_mm_al + ev.al_mm
+        if not ev.filters:
+            no_filters.append(labels[i])
+        other = sorted({f.material for f in ev.filters if f.material not in _KNOWN_FILTERS})
+        if other:
+            notes.append(
+                f"{labels[i]}: filter material(s) {', '.join(other)} ignored for the beam quality"
+            )
+        if ev.hvl_mm_al is not None and ev.hvl_mm_al > 0:
+            reported_hvl[i] = ev.hvl_mm_al
+
+    def _names(xs: list[str]) -> str:
+        return ", ".join(xs[:10]) + (f" and {len(xs) - 10} more" if len(xs) > 10 else "")
+
+    if missing_kvp:
+        notes.append(f"kVp not reported, {s.default_kvp:g} kV assumed ({_names(missing_kvp)})")
+    if no_filters:
+        notes.append(
+            f"no filters reported: 0 mm Cu and {s.inherent_filtration_mm_al:g} mm Al "
+            f"(inherent) assumed ({_names(no_filters)})"
+        )
+
+    hvl, m = _lookup("hvl_mm_al", kvp, cu, al, s.anode_angle_deg, labels)
+    clamps.extend(m)
+    use_reported = np.isfinite(reported_hvl)
+    if np.any(use_reported):
+        hvl = np.where(use_reported, reported_hvl, hvl)
+        notes.append(
+            "reported HVL used instead of the SpekPy grid "
+            f"({_names([labels[i] for i in np.flatnonzero(use_reported)])})"
+        )
+
+    if s.medium is None:
+        medium = np.ones(n)
+    else:
+        medium, m = _lookup(_COLUMN_OF_MEDIUM[s.medium], kvp, cu, al, s.anode_angle_deg, labels)
+        clamps.extend(m)
+
+    table_is_estimate = False
+    if not s.table_attenuation:
+        t0 = np.ones(n)
+    else:
+        spec: TableSpec = s.table_transmission if s.table_transmission is not None else table
+        t0, m, tnotes = table_t0_with_messages(kvp, hvl, spec, labels)
+        clamps.extend(m)
+        notes.extend(tnotes)
+        table_is_estimate = bool(tnotes)
+
+    calibration = np.asarray(s.calibration_at(kvp), dtype=np.float64).reshape(n)
+    if s.calibration_by_kvp:
+        notes.append(
+            f"calibration applied: C_cal = {s.calibration_factor:g} x kVp-dependent factor "
+            f"({min(calibration, default=1.0):.4g}-{max(calibration, default=1.0):.4g} overall)"
+        )
+    elif s.calibration_factor != 1.0:
+        notes.append(f"calibration applied: C_cal = {s.calibration_factor:g}")
+
+    emit(_dedupe(clamps))
+    for t in notes:
+        if t.startswith("table transmission not measured"):
+            warnings.warn(t, SkinDoseWarning, stacklevel=2)
+
+    factors = PhysicsFactors(
+        kvp=kvp,
+        cu_mm=cu,
+        al_mm=al,
+        hvl_mm_al=hvl,
+        bsf=np.ones(n),
+        medium_factor=medium,
+        table_t0=t0,
+        calibration=calibration,
+        backscatter=bool(s.backscatter),
+        bsf_evaluated=not s.backscatter,
+        table_is_estimate=table_is_estimate,
+        warnings=_dedupe(notes + clamps),
+    )
+    if field_side_cm is not None:
+        factors = factors.with_field_side(field_side_cm)
+    return factors
