@@ -18,8 +18,9 @@ Conventions (design.md §6; frames in :mod:`skindose.geometry.frames`)
   in the fallback order collimated field width/height, Philips shutters at 1 m
   (``tan = (left + right) / 2 / 1000``), collimated field area (square), then KAP / K_RP at the
   reference point (square of side s, ``tan = (s / 2) / srp``), and last the detector size.
-* **Rotational runs** are split into n = ceil(span / rotational_step_deg) sub-beams at the
-  centres of n equal sub-arcs between the start and end angles, each with weight 1/n.
+* **Rotational runs** are split into n = ceil(hypot(Δprimary, Δsecondary) / step) sub-beams at
+  the centres of n equal sub-arcs between the start and end angles, each with weight 1/n; the
+  angle between neighbouring sub-beams is then at most ``Settings.rotational_step_deg``.
 * **Table → isocenter.** The profile maps the reported table fields to the table-top
   translation t in E (see :mod:`skindose.vendors`). A phantom point p (patient frame) is in the
   room at ``t + R_table R_orient (p + o)``, where ``o`` is the phantom origin relative to the
@@ -278,7 +279,7 @@ def _sub_angles(ev: Any, step: float) -> list[tuple[float, float]]:
         return [(a0, b0)]
     a1 = float(ev.primary_end_angle_deg) if ev.primary_end_angle_deg is not None else a0
     b1 = float(ev.secondary_end_angle_deg) if ev.secondary_end_angle_deg is not None else b0
-    span = max(abs(a1 - a0), abs(b1 - b0))
+    span = math.hypot(a1 - a0, b1 - b0)  # bounds the angle between neighbouring beams
     n = max(1, math.ceil(span / step - 1e-9))
     return [(a0 + (a1 - a0) * (j + 0.5) / n, b0 + (b1 - b0) * (j + 0.5) / n) for j in range(n)]
 
@@ -311,7 +312,7 @@ def _slab(phantom: Any, r_pe: np.ndarray, mattress: float, table: float, width: 
     b = np.asarray(phantom.bounds, dtype=float)
     corners = np.array([[b[i, 0], b[j, 1], b[k, 2]] for i in (0, 1) for j in (0, 1)
                         for k in (0, 1)])
-    lat, long_, up = r_pe.T[0], r_pe.T[1], r_pe.T[2]  # rows of R^T: E axes in P
+    lat, long_, up = r_pe[0], r_pe[1], r_pe[2]  # rows of R: the E axes in P
     support = float(np.max(corners @ -up))  # lowest body point, measured downward
     centre_box = 0.5 * (b[0] + b[1])
     c = (centre_box @ lat - lateral_shift) * lat + (centre_box @ long_) * long_
@@ -326,7 +327,7 @@ def _resting_offset(phantom: Any, r_pe: np.ndarray, mattress: float) -> np.ndarr
     b = np.asarray(phantom.bounds, dtype=float)
     corners = np.array([[b[i, 0], b[j, 1], b[k, 2]] for i in (0, 1) for j in (0, 1)
                         for k in (0, 1)])
-    lat, up = r_pe.T[0], r_pe.T[2]
+    lat, up = r_pe[0], r_pe[2]
     support = float(np.max(corners @ -up))
     centre = 0.5 * (b[0] + b[1])
     return (mattress + support) * up - (centre @ lat) * lat
@@ -611,7 +612,7 @@ def beams_for(
     lateral_shift = 0.0
     if placement_used == "profile" and rows:
         r0 = patient_axes_in_equipment(rows[0]["orient"])
-        lateral_shift = float(offset @ r0.T[0])
+        lateral_shift = float(offset @ r0[0])
     orient0 = rows[0]["orient"] if rows else (procedure.patient.orientation or "HFS")
     length = profile.table_length_mm
     slab_c, slab_ax, slab_h = _slab(
