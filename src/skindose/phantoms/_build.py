@@ -141,7 +141,10 @@ def cylinder(
     ln = float(d["length_mm"] if length_mm is None else length_mm)
     check_positive(semi_axis_x_mm=a, semi_axis_y_mm=b, length_mm=ln)
     max_area = _max_area_mm2(cell_area_cm2)
-    chord = min(math.sqrt(max_area), 10.0)
+    # chords at most 10 mm, within the cell size, and never more than 0.25 mm inside the
+    # ellipse where it is most curved (radius min(a, b)² / max(a, b))
+    r_min = min(a, b) ** 2 / max(a, b)
+    chord = min(math.sqrt(max_area), 10.0, math.sqrt(8.0 * r_min * 0.25))
     n = max(64, 4 * math.ceil(ellipse_perimeter(a, b) / chord / 4))
     rings = [ellipse_ring(a, b, n, center=(0.0, -b), z=z) for z in (-ln, 0.0)]
     v, f = loft(rings)
@@ -326,7 +329,10 @@ def load(
     mesh.update_faces(mesh.unique_faces())
     mesh.remove_unreferenced_vertices()
     if not mesh.is_watertight:
-        trimesh.repair.fill_holes(mesh)
+        try:
+            trimesh.repair.fill_holes(mesh)
+        except ImportError:  # needs networkx, optional in trimesh: then no hole filling
+            pass
     if not mesh.is_watertight:
         raise GeometryError(f"{path}: the mesh is not closed (watertight); repair it first")
     if not mesh.is_winding_consistent:
