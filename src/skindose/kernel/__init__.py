@@ -74,6 +74,8 @@ __all__ = ["OCCLUSION_EPS_MM", "Accel", "accumulate_dose", "first_hit_distance",
 OCCLUSION_EPS_MM = 1e-3
 #: Most triangles per BVH leaf.
 LEAF_SIZE = 4
+#: Most cells per cluster (the unit of pyramid culling and of parallel work).
+CLUSTER_SIZE = 32
 #: Events per block: a block's rows stay in cache while every cell sweeps over it.
 EVENT_BLOCK = 256
 _STACK_SIZE = 128
@@ -90,40 +92,39 @@ class Accel:
     ----------
     n_triangles
         Number of triangles indexed.
-    key
-        Hash of the triangle array it was built from (to check it matches).
-    node_min, node_max
-        (m, 3) float64 padded node boxes.
-    node_left, node_right
-        (m,) int64 child nodes, -1 for leaves.
-    node_start, node_count
-        (m,) int64 the leaf's run of BVH-ordered triangles.
-    tri_v0, tri_e1, tri_e2
-        (k, 3) float64 first vertex and edges ``v1 - v0``, ``v2 - v0`` in BVH order.
+    key, sample_key
+        Hashes of the triangle array it was built from (whole array; a strided sample).
+    node_box
+        (m, 6) float64 padded node boxes (min xyz, max xyz).
+    node_link
+        (m, 3) int64 first child (-1 for a leaf; the second is first + 1), leaf start,
+        leaf count (a leaf's run of BVH-ordered triangles).
+    tri_geom
+        (k, 9) float64 first vertex and edges ``v1 - v0``, ``v2 - v0`` in BVH order.
     tri_id
         (k,) int64 original index of each BVH-ordered triangle.
+    cell_order, cluster_start
+        (k,) int64 and (c + 1,) int64: cluster ``i`` holds cells
+        ``cell_order[cluster_start[i]:cluster_start[i + 1]]`` (spatially compact groups of
+        at most ``CLUSTER_SIZE`` cells, culled together against each beam's pyramid).
+    cluster_perm
+        (c,) int64 a fixed shuffle of the clusters (balances the parallel schedule).
     """
 
     n_triangles: int
     key: bytes
-    node_min: NDArray[np.float64]
-    node_max: NDArray[np.float64]
-    node_left: NDArray[np.int64]
-    node_right: NDArray[np.int64]
-    node_start: NDArray[np.int64]
-    node_count: NDArray[np.int64]
-    tri_v0: NDArray[np.float64]
-    tri_e1: NDArray[np.float64]
-    tri_e2: NDArray[np.float64]
+    sample_key: bytes
+    node_box: NDArray[np.float64]
+    node_link: NDArray[np.int64]
+    tri_geom: NDArray[np.float64]
     tri_id: NDArray[np.int64]
+    cell_order: NDArray[np.int64]
+    cluster_start: NDArray[np.int64]
+    cluster_perm: NDArray[np.int64]
 
     def arrays(self) -> tuple[NDArray, ...]:
-        """The ten arrays in the order the kernels take them."""
-        return (
-            self.node_min, self.node_max, self.node_left, self.node_right,
-            self.node_start, self.node_count,
-            self.tri_v0, self.tri_e1, self.tri_e2, self.tri_id,
-        )  # fmt: skip
+        """The four BVH arrays in the order the kernels take them."""
+        return (self.node_box, self.node_link, self.tri_geom, self.tri_id)
 
 
 _ACCEL_CACHE: OrderedDict[bytes, Accel] = OrderedDict()
@@ -151,6 +152,14 @@ def _triangle_key(tri: NDArray[np.float64]) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     h.update(str(tri.shape).encode())
     h.update(tri.tobytes())
+    return h.digest()
+
+
+def _sample_key(tri: NDArray[np.float64]) -> bytes:
+    step = max(1, tri.shape[0] // 4096)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(tri.shape).encode())
+    h.update(np.ascontiguousarray(tri[::step]).tobytes())
     return h.digest()
 
 
@@ -189,33 +198,37 @@ def _prepare(tri: NDArray[np.float64], key: bytes, leaf_size: int = LEAF_SIZE) -
     v2 = np.ascontiguousarray(tri[:, 2])
     scale = float(np.max(np.abs(tri))) if tri.size else 1.0
     pad = 1e-9 * (1.0 + scale)
-    nmin, nmax, nleft, nright, nstart, ncount, order = _numba.build_bvh(v0, v1, v2, leaf_size, pad)
+    nmin, nmax, nleft, _, nstart, ncount, order = _numba.build_bvh(v0, v1, v2, leaf_size, pad)
     # Edges are computed exactly as the reference twin computes them (v1 - v0, v2 - v0).
     e1 = v1 - v0
     e2 = v2 - v0
+    _, _, cleft, _, cstart, _, corder = _numba.build_bvh(v0, v1, v2, CLUSTER_SIZE, pad)
+    leaves = np.sort(cstart[cleft < 0])
+    cluster_start = np.append(leaves, tri.shape[0]).astype(np.int64)
+    cluster_perm = np.random.default_rng(0).permutation(len(leaves)).astype(np.int64)
     return Accel(
         n_triangles=tri.shape[0],
         key=key,
-        node_min=_readonly(nmin),
-        node_max=_readonly(nmax),
-        node_left=_readonly(nleft),
-        node_right=_readonly(nright),
-        node_start=_readonly(nstart),
-        node_count=_readonly(ncount),
-        tri_v0=_readonly(np.ascontiguousarray(v0[order])),
-        tri_e1=_readonly(np.ascontiguousarray(e1[order])),
-        tri_e2=_readonly(np.ascontiguousarray(e2[order])),
+        sample_key=_sample_key(tri),
+        node_box=_readonly(np.ascontiguousarray(np.hstack([nmin, nmax]))),
+        node_link=_readonly(np.ascontiguousarray(np.stack([nleft, nstart, ncount], axis=1))),
+        tri_geom=_readonly(np.ascontiguousarray(np.hstack([v0[order], e1[order], e2[order]]))),
         tri_id=_readonly(np.ascontiguousarray(order, dtype=np.int64)),
+        cell_order=_readonly(np.ascontiguousarray(corder, dtype=np.int64)),
+        cluster_start=_readonly(cluster_start),
+        cluster_perm=_readonly(cluster_perm),
     )
 
 
 def _accel_for(tri: NDArray[np.float64], accel: Accel | None) -> Accel:
-    key = _triangle_key(tri)
     if accel is not None:
-        if accel.key != key:
+        # A cheap check (shape and a strided sample): hashing the whole mesh on every call
+        # would cost more than a small chunk of events.
+        if accel.sample_key != _sample_key(tri):
             msg = "accel was prepared from a different triangle array"
             raise GeometryError(msg)
         return accel
+    key = _triangle_key(tri)
     hit = _ACCEL_CACHE.get(key)
     if hit is not None:
         _ACCEL_CACHE.move_to_end(key)
@@ -227,11 +240,21 @@ def _accel_for(tri: NDArray[np.float64], accel: Accel | None) -> Accel:
     return built
 
 
-def _empty_accel_arrays() -> tuple[NDArray, ...]:
-    # Read-only like a prepared Accel's arrays, so that both share one compiled signature.
-    f = _readonly(np.zeros((0, 3)))
-    i = _readonly(np.zeros(0, dtype=np.int64))
-    return (f, f, i, i, i, i, f, f, f, i)
+def _cluster_balls(c: NDArray[np.float64], accel: Accel) -> NDArray[np.float64]:
+    """(clusters, 4) float64 padded bounding balls (x, y, z, r) of each cluster's centroids.
+
+    ``c`` holds the centroids already in cluster order.
+    """
+    start = accel.cluster_start[:-1]
+    pts = c
+    counts = np.diff(accel.cluster_start)
+    center = np.add.reduceat(pts, start, axis=0) / counts[:, None]
+    rad = np.sqrt(np.maximum.reduceat(np.sum((pts - np.repeat(center, counts, 0)) ** 2, 1), start))
+    balls = np.empty((len(start), 4))
+    balls[:, :3] = center
+    # Padding dwarfs the rounding of the ball test, so culling never drops an in-field cell.
+    balls[:, 3] = rad * (1.0 + 1e-9) + 1e-6 * (1.0 + np.max(np.abs(c)))
+    return balls
 
 
 def _out_array(name: str, x: NDArray | None, n: int) -> NDArray[np.float64]:
@@ -341,6 +364,9 @@ def accumulate_dose(
     if not (np.isfinite(mpf) and mpf > 0.0):
         msg = f"max_path_factor must be a positive finite number, got {max_path_factor!r}"
         raise GeometryError(msg)
+    if np.any(scal[2] < 0.0):
+        msg = "kerma must be non-negative"
+        raise ValueError(msg)
     thickness = 2.0 * float(half[2])
     if np.any(scal[4] != 0.0) and not thickness > 0.0:
         msg = "the slab must have a positive thickness (slab_half[2] > 0) to attenuate"
@@ -361,16 +387,22 @@ def accumulate_dose(
     for col, a in enumerate(scal, start=12):
         ev[:, col] = a
 
-    arrays = _accel_for(tri, accel).arrays() if occlusion else _empty_accel_arrays()
+    acc = _accel_for(tri, accel)
+    order = acc.cell_order
+    c_sorted = c[order]
+    out_sorted = out[order]
     n_threads = numba.config.NUMBA_NUM_THREADS if parallel else 1
     emax = np.zeros((n_threads, n_ev))
     stacks = np.empty((n_threads, _STACK_SIZE), dtype=np.int64)
     kernel = _numba.accumulate_parallel if parallel else _numba.accumulate_serial
+    slab = np.vstack([center, axes, half])
     kernel(
-        c, nrm, ev, center, axes, half, thickness if thickness > 0.0 else 1.0, mpf,
+        c_sorted, nrm[order], ev, slab, thickness if thickness > 0.0 else 1.0, mpf,
         bool(inverse_square), bool(occlusion), OCCLUSION_EPS_MM, EVENT_BLOCK,
-        *arrays, out, emax, stacks,
+        *acc.arrays(), order, acc.cluster_start, _cluster_balls(c_sorted, acc),
+        acc.cluster_perm, out_sorted, emax, stacks,
     )  # fmt: skip
+    out[order] = out_sorted
     if event_max is not None:
         event_max[:] = emax.max(axis=0)
     return out

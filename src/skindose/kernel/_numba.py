@@ -5,8 +5,8 @@ notices edits to the file that holds the cached function), reads no global state
 compiled with ``fastmath`` off. Constants (leaf size, padding, occlusion epsilon, event block
 size) arrive as arguments. The Python wrapper in ``skindose.kernel`` validates inputs and
 chooses between :func:`accumulate_serial` and :func:`accumulate_parallel`; both drivers call
-the same per-cell routine :func:`_cell_dose`, so the two variants share one source of truth
-and produce bit-identical results.
+the same per-cluster routine :func:`_cluster_dose`, so the two variants share one source of
+truth and produce bit-identical results.
 
 Event rows
 ----------
@@ -29,11 +29,11 @@ column meaning
 
 BVH layout
 ----------
-Flattened arrays: ``node_min``/``node_max`` (m, 3) padded bounding boxes, ``node_left``/
-``node_right`` (m,) child indices (-1 for a leaf), ``node_start``/``node_count`` (m,) the
-leaf's run in the BVH-ordered triangle arrays ``tri_v0``/``tri_e1``/``tri_e2`` (k, 3)
-(first vertex and the two edge vectors ``v1 - v0``, ``v2 - v0``) and ``tri_id`` (k,) the
-original triangle index of each entry.
+:func:`build_bvh` returns separate arrays; the wrapper packs them as ``node_box`` (m, 6)
+float64 (padded min xyz, max xyz), ``node_link`` (m, 3) int64 (first child, -1 for a leaf;
+the second child is always first + 1; leaf start; leaf count), ``tri_geom`` (k, 9) float64
+(v0, e1 = v1 - v0, e2 = v2 - v0 of each triangle in BVH order) and ``tri_id`` (k,) int64 (its
+original index). Few, compact arguments keep calls between jitted functions cheap.
 """
 
 from __future__ import annotations
@@ -170,32 +170,33 @@ def _slab_1d(o, d, inv, lo, hi, tn, tf):
 
 
 @njit(cache=True)
-def _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, bmin, bmax, node, t0, t1):
+def _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_box, node, t0, t1):
     """True when the segment o + t*d, t in [t0, t1], meets box ``node``."""
-    tn, tf = _slab_1d(ox, dx, ix, bmin[node, 0], bmax[node, 0], t0, t1)
+    tn, tf = _slab_1d(ox, dx, ix, node_box[node, 0], node_box[node, 3], t0, t1)
     if tn > tf:
         return False
-    tn, tf = _slab_1d(oy, dy, iy, bmin[node, 1], bmax[node, 1], tn, tf)
+    tn, tf = _slab_1d(oy, dy, iy, node_box[node, 1], node_box[node, 4], tn, tf)
     if tn > tf:
         return False
-    tn, tf = _slab_1d(oz, dz, iz, bmin[node, 2], bmax[node, 2], tn, tf)
+    tn, tf = _slab_1d(oz, dz, iz, node_box[node, 2], node_box[node, 5], tn, tf)
     return tn <= tf
 
 
 @njit(cache=True)
-def _ray_triangle(ox, oy, oz, dx, dy, dz, v0, e1, e2, q):
+def _ray_triangle(ox, oy, oz, dx, dy, dz, tri_geom, q):
     """Möller–Trumbore: ray parameter t of o + t*d on triangle ``q``, inf when it misses.
 
-    Two-sided (no back-face culling), bounds inclusive (u >= 0, v >= 0, u + v <= 1),
-    and a ray parallel to the plane (det exactly 0) misses. The tests' NumPy twin repeats
-    these operations in the same order so both make the same decisions bit for bit.
+    ``tri_geom[q]`` = (v0, e1 = v1 - v0, e2 = v2 - v0). Two-sided (no back-face culling),
+    bounds inclusive (u >= 0, v >= 0, u + v <= 1), and a ray parallel to the plane (det
+    exactly 0) misses. The tests' NumPy twin repeats these operations in the same order so
+    both make the same decisions bit for bit.
     """
-    e1x = e1[q, 0]
-    e1y = e1[q, 1]
-    e1z = e1[q, 2]
-    e2x = e2[q, 0]
-    e2y = e2[q, 1]
-    e2z = e2[q, 2]
+    e1x = tri_geom[q, 3]
+    e1y = tri_geom[q, 4]
+    e1z = tri_geom[q, 5]
+    e2x = tri_geom[q, 6]
+    e2y = tri_geom[q, 7]
+    e2z = tri_geom[q, 8]
     px = dy * e2z - dz * e2y
     py = dz * e2x - dx * e2z
     pz = dx * e2y - dy * e2x
@@ -203,9 +204,9 @@ def _ray_triangle(ox, oy, oz, dx, dy, dz, v0, e1, e2, q):
     if det == 0.0:
         return np.inf
     inv = 1.0 / det
-    sx = ox - v0[q, 0]
-    sy = oy - v0[q, 1]
-    sz = oz - v0[q, 2]
+    sx = ox - tri_geom[q, 0]
+    sy = oy - tri_geom[q, 1]
+    sz = oz - tri_geom[q, 2]
     uu = (sx * px + sy * py + sz * pz) * inv
     if uu < 0.0 or uu > 1.0:
         return np.inf
@@ -224,50 +225,50 @@ def _inv(d):
 
 
 @njit(cache=True)
-def _occluded(
-    ox, oy, oz, dx, dy, dz, tmin, skip,
-    node_min, node_max, node_left, node_right, node_start, node_count,
-    tri_v0, tri_e1, tri_e2, tri_id, stack,
-):  # fmt: skip
-    """Any-hit query: does o + t*d meet a triangle other than ``skip`` at tmin < t < 1?"""
-    if node_min.shape[0] == 0:
+def _occluded(ox, oy, oz, dx, dy, dz, tmin, skip, node_box, node_link, tri_geom, tri_id, stack):
+    """Any-hit query: does o + t*d meet a triangle other than ``skip`` at tmin < t < 1?
+
+    Iterative traversal; a child's box is tested before it is pushed. The children of node
+    ``p`` are ``node_link[p, 0]`` and ``node_link[p, 0] + 1``; a leaf (link -1) holds
+    ``tri_geom[start:start + count]``.
+    """
+    if node_box.shape[0] == 0:
         return False
     ix = _inv(dx)
     iy = _inv(dy)
     iz = _inv(dz)
+    if not _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_box, 0, 0.0, 1.0):
+        return False
     stack[0] = 0
     sp = 1
     while sp > 0:
         sp -= 1
         node = stack[sp]
-        if not _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_min, node_max, node, 0.0, 1.0):
-            continue
-        left = node_left[node]
+        left = node_link[node, 0]
         if left < 0:
-            s = node_start[node]
-            for q in range(s, s + node_count[node]):
+            s = node_link[node, 1]
+            for q in range(s, s + node_link[node, 2]):
                 if tri_id[q] == skip:
                     continue
-                t = _ray_triangle(ox, oy, oz, dx, dy, dz, tri_v0, tri_e1, tri_e2, q)
+                t = _ray_triangle(ox, oy, oz, dx, dy, dz, tri_geom, q)
                 if t > tmin and t < 1.0:
                     return True
         else:
-            stack[sp] = left
-            stack[sp + 1] = node_right[node]
-            sp += 2
+            if _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_box, left, 0.0, 1.0):
+                stack[sp] = left
+                sp += 1
+            if _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_box, left + 1, 0.0, 1.0):
+                stack[sp] = left + 1
+                sp += 1
     return False
 
 
 @njit(cache=True)
-def _closest_hit(
-    ox, oy, oz, dx, dy, dz,
-    node_min, node_max, node_left, node_right, node_start, node_count,
-    tri_v0, tri_e1, tri_e2, tri_id, stack,
-):  # fmt: skip
+def _closest_hit(ox, oy, oz, dx, dy, dz, node_box, node_link, tri_geom, tri_id, stack):
     """Closest hit t > 0 of o + t*d; ties go to the lowest original triangle index."""
     best_t = np.inf
     best_id = -1
-    if node_min.shape[0] == 0:
+    if node_box.shape[0] == 0:
         return best_t, best_id
     ix = _inv(dx)
     iy = _inv(dy)
@@ -277,37 +278,32 @@ def _closest_hit(
     while sp > 0:
         sp -= 1
         node = stack[sp]
-        if not _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_min, node_max, node, 0.0, best_t):
+        if not _ray_box(ox, oy, oz, dx, dy, dz, ix, iy, iz, node_box, node, 0.0, best_t):
             continue
-        left = node_left[node]
+        left = node_link[node, 0]
         if left < 0:
-            s = node_start[node]
-            for q in range(s, s + node_count[node]):
-                t = _ray_triangle(ox, oy, oz, dx, dy, dz, tri_v0, tri_e1, tri_e2, q)
+            s = node_link[node, 1]
+            for q in range(s, s + node_link[node, 2]):
+                t = _ray_triangle(ox, oy, oz, dx, dy, dz, tri_geom, q)
                 if t > 0.0 and (t < best_t or (t == best_t and tri_id[q] < best_id)):
                     best_t = t
                     best_id = tri_id[q]
         else:
             stack[sp] = left
-            stack[sp + 1] = node_right[node]
+            stack[sp + 1] = left + 1
             sp += 2
     return best_t, best_id
 
 
 @njit(cache=True, parallel=True)
-def first_hit(
-    origins, directions,
-    node_min, node_max, node_left, node_right, node_start, node_count,
-    tri_v0, tri_e1, tri_e2, tri_id, t_out, id_out,
-):  # fmt: skip
+def first_hit(origins, directions, node_box, node_link, tri_geom, tri_id, t_out, id_out):
     """Closest triangle hit of each ray, written into ``t_out`` and ``id_out``."""
     for r in prange(origins.shape[0]):
         stack = np.empty(128, dtype=np.int64)
         t, q = _closest_hit(
             origins[r, 0], origins[r, 1], origins[r, 2],
             directions[r, 0], directions[r, 1], directions[r, 2],
-            node_min, node_max, node_left, node_right, node_start, node_count,
-            tri_v0, tri_e1, tri_e2, tri_id, stack,
+            node_box, node_link, tri_geom, tri_id, stack,
         )  # fmt: skip
         t_out[r] = t
         id_out[r] = q
@@ -319,20 +315,23 @@ def first_hit(
 
 
 @njit(cache=True)
-def _slab_length(sx, sy, sz, dx, dy, dz, dist, slab_center, slab_axes, slab_half):
-    """Length (mm) of the segment S + t*d, t in [0, 1], inside the oriented slab box."""
-    px = sx - slab_center[0]
-    py = sy - slab_center[1]
-    pz = sz - slab_center[2]
+def _slab_length(sx, sy, sz, dx, dy, dz, dist, slab):
+    """Length (mm) of the segment S + t*d, t in [0, 1], inside the oriented slab box.
+
+    ``slab`` (5, 3): centre, the three unit axes (rows), half extents.
+    """
+    px = sx - slab[0, 0]
+    py = sy - slab[0, 1]
+    pz = sz - slab[0, 2]
     tn = 0.0
     tf = 1.0
     for a in range(3):
-        ax = slab_axes[a, 0]
-        ay = slab_axes[a, 1]
-        az = slab_axes[a, 2]
+        ax = slab[1 + a, 0]
+        ay = slab[1 + a, 1]
+        az = slab[1 + a, 2]
         o = px * ax + py * ay + pz * az
         d = dx * ax + dy * ay + dz * az
-        h = slab_half[a]
+        h = slab[4, a]
         if d == 0.0:
             if o < -h or o > h:
                 return 0.0
@@ -349,113 +348,142 @@ def _slab_length(sx, sy, sz, dx, dy, dz, dist, slab_center, slab_axes, slab_half
 
 
 @njit(cache=True)
-def _cell_dose(
-    j, e0, e1, centroids, normals, ev,
-    slab_center, slab_axes, slab_half, thickness, max_path_factor,
-    inverse_square, occlusion, eps_mm,
-    node_min, node_max, node_left, node_right, node_start, node_count,
-    tri_v0, tri_e1, tri_e2, tri_id, stack, emax_row,
+def _sphere_outside(ev, i, qx, qy, qz, r):
+    """True when a ball (centre q, radius r) lies wholly outside beam ``i``'s pyramid.
+
+    Conservative: the caller pads ``r`` so that rounding can never reject a ball holding an
+    in-field point; the exact per-cell test decides everything else.
+    """
+    dx = qx - ev[i, 0]
+    dy = qy - ev[i, 1]
+    dz = qz - ev[i, 2]
+    dw = dx * ev[i, 9] + dy * ev[i, 10] + dz * ev[i, 11]
+    if dw < -r:
+        return True
+    du = abs(dx * ev[i, 3] + dy * ev[i, 4] + dz * ev[i, 5])
+    tu = ev[i, 12]
+    if du - tu * dw > r * math.sqrt(1.0 + tu * tu):
+        return True
+    dv = abs(dx * ev[i, 6] + dy * ev[i, 7] + dz * ev[i, 8])
+    tv = ev[i, 13]
+    return dv - tv * dw > r * math.sqrt(1.0 + tv * tv)
+
+
+@njit(cache=True)
+def _cluster_dose(
+    k, e0, e1, centroids, normals, ev, slab, thickness, max_path_factor,
+    inverse_square, occlusion, eps_mm, node_box, node_link, tri_geom, tri_id,
+    cell_order, cluster_start, cluster_ball, out, stack, emax_row,
 ):  # fmt: skip
-    """Dose to cell ``j`` from events ``e0 <= i < e1``; updates ``emax_row`` (per thread)."""
-    cx = centroids[j, 0]
-    cy = centroids[j, 1]
-    cz = centroids[j, 2]
-    nx = normals[j, 0]
-    ny = normals[j, 1]
-    nz = normals[j, 2]
-    acc = 0.0
+    """Add the dose of events ``e0 <= i < e1`` to the cells of cluster ``k``.
+
+    ``centroids``, ``normals`` and ``out`` are in cluster order (cell ``q`` of the sorted
+    arrays is original cell ``cell_order[q]``), so a cluster's cells are contiguous in memory.
+    The cluster owns its cells' ``out`` entries (race-free); each cell sums its events in
+    event order. ``emax_row`` is the calling thread's row of per-event maxima.
+
+    Per (event i, cell q), in this order: in the pyramid, facing the source, not occluded;
+    then dose = kerma · (srp / |c − S|)² · exp(ln T0 · min(L / thickness, cap)).
+    """
+    qx = cluster_ball[k, 0]
+    qy = cluster_ball[k, 1]
+    qz = cluster_ball[k, 2]
+    r = cluster_ball[k, 3]
+    c0 = cluster_start[k]
+    c1 = cluster_start[k + 1]
     for i in range(e0, e1):
+        if _sphere_outside(ev, i, qx, qy, qz, r):
+            continue
         sx = ev[i, 0]
         sy = ev[i, 1]
         sz = ev[i, 2]
-        dx = cx - sx
-        dy = cy - sy
-        dz = cz - sz
-        dw = dx * ev[i, 9] + dy * ev[i, 10] + dz * ev[i, 11]
-        if not dw > 0.0:
-            continue
-        du = dx * ev[i, 3] + dy * ev[i, 4] + dz * ev[i, 5]
-        if not abs(du) <= ev[i, 12] * dw:
-            continue
-        dv = dx * ev[i, 6] + dy * ev[i, 7] + dz * ev[i, 8]
-        if not abs(dv) <= ev[i, 13] * dw:
-            continue
-        fx = sx - cx
-        fy = sy - cy
-        fz = sz - cz
-        if not nx * fx + ny * fy + nz * fz > 0.0:
-            continue
-        dist2 = dx * dx + dy * dy + dz * dz
-        dist = math.sqrt(dist2)
-        if occlusion and _occluded(
-            cx, cy, cz, fx, fy, fz, eps_mm / dist, j,
-            node_min, node_max, node_left, node_right, node_start, node_count,
-            tri_v0, tri_e1, tri_e2, tri_id, stack,
-        ):  # fmt: skip
-            continue
-        dose = ev[i, 14]
-        if inverse_square:
-            srp = ev[i, 15]
-            dose = dose * (srp * srp / dist2)
-        log_t0 = ev[i, 16]
-        if log_t0 != 0.0:
-            length = _slab_length(sx, sy, sz, dx, dy, dz, dist, slab_center, slab_axes, slab_half)
-            if length > 0.0:
-                dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
-        acc += dose
-        if dose > emax_row[i]:
-            emax_row[i] = dose
-    return acc
+        for q in range(c0, c1):
+            cx = centroids[q, 0]
+            cy = centroids[q, 1]
+            cz = centroids[q, 2]
+            dx = cx - sx
+            dy = cy - sy
+            dz = cz - sz
+            dw = dx * ev[i, 9] + dy * ev[i, 10] + dz * ev[i, 11]
+            if not dw > 0.0:
+                continue
+            du = dx * ev[i, 3] + dy * ev[i, 4] + dz * ev[i, 5]
+            if not abs(du) <= ev[i, 12] * dw:
+                continue
+            dv = dx * ev[i, 6] + dy * ev[i, 7] + dz * ev[i, 8]
+            if not abs(dv) <= ev[i, 13] * dw:
+                continue
+            fx = sx - cx
+            fy = sy - cy
+            fz = sz - cz
+            if not normals[q, 0] * fx + normals[q, 1] * fy + normals[q, 2] * fz > 0.0:
+                continue
+            dist2 = dx * dx + dy * dy + dz * dz
+            dist = math.sqrt(dist2)
+            if occlusion and _occluded(
+                cx, cy, cz, fx, fy, fz, eps_mm / dist, cell_order[q],
+                node_box, node_link, tri_geom, tri_id, stack,
+            ):  # fmt: skip
+                continue
+            dose = ev[i, 14]
+            if inverse_square:
+                srp = ev[i, 15]
+                dose = dose * (srp * srp / dist2)
+            log_t0 = ev[i, 16]
+            if log_t0 != 0.0:
+                length = _slab_length(sx, sy, sz, dx, dy, dz, dist, slab)
+                if length > 0.0:
+                    dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
+            out[q] += dose
+            if dose > emax_row[i]:
+                emax_row[i] = dose
 
 
 @njit(cache=True, parallel=True)
 def accumulate_parallel(
-    centroids, normals, ev,
-    slab_center, slab_axes, slab_half, thickness, max_path_factor,
-    inverse_square, occlusion, eps_mm, block,
-    node_min, node_max, node_left, node_right, node_start, node_count,
-    tri_v0, tri_e1, tri_e2, tri_id, out, emax, stacks,
+    centroids, normals, ev, slab, thickness, max_path_factor,
+    inverse_square, occlusion, eps_mm, block, node_box, node_link, tri_geom, tri_id,
+    cell_order, cluster_start, cluster_ball, cluster_perm, out, emax, stacks,
 ):  # fmt: skip
-    """Add every event's dose into ``out`` (parallel over cells; race-free).
+    """Add every event's dose into ``out`` (parallel over cell clusters; race-free).
 
-    Each cell owns ``out[j]``; the per-event maximum goes to the calling thread's row of
-    ``emax`` ((threads, e) float64) and the wrapper reduces over rows afterwards. Events are
-    processed in blocks of ``block`` so that a block's rows stay in cache while all cells
-    sweep over it.
+    Cells are grouped in spatially compact clusters (``cluster_start[k]:cluster_start[k + 1]``
+    of the cluster-ordered arrays) with a bounding ball ``cluster_ball[k] = (x, y, z, r)``; a
+    cluster whose ball misses a beam's pyramid skips all its cells at once. Each cluster owns
+    its cells' sums; the per-event maximum goes to the calling thread's row of ``emax``
+    ((threads, e) float64), reduced by the wrapper. Clusters are visited in the shuffled
+    order ``cluster_perm`` so that the static schedule balances threads, and events in blocks
+    of ``block`` so that a block's rows stay in cache.
     """
-    n = centroids.shape[0]
     n_ev = ev.shape[0]
+    m = cluster_perm.shape[0]
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
-        for j in prange(n):
+        for kk in prange(m):
             tid = numba.get_thread_id()
-            out[j] += _cell_dose(
-                j, e0, e1, centroids, normals, ev,
-                slab_center, slab_axes, slab_half, thickness, max_path_factor,
-                inverse_square, occlusion, eps_mm,
-                node_min, node_max, node_left, node_right, node_start, node_count,
-                tri_v0, tri_e1, tri_e2, tri_id, stacks[tid], emax[tid],
+            _cluster_dose(
+                cluster_perm[kk], e0, e1, centroids, normals, ev, slab, thickness,
+                max_path_factor, inverse_square, occlusion, eps_mm,
+                node_box, node_link, tri_geom, tri_id,
+                cell_order, cluster_start, cluster_ball, out, stacks[tid], emax[tid],
             )  # fmt: skip
 
 
 @njit(cache=True)
 def accumulate_serial(
-    centroids, normals, ev,
-    slab_center, slab_axes, slab_half, thickness, max_path_factor,
-    inverse_square, occlusion, eps_mm, block,
-    node_min, node_max, node_left, node_right, node_start, node_count,
-    tri_v0, tri_e1, tri_e2, tri_id, out, emax, stacks,
+    centroids, normals, ev, slab, thickness, max_path_factor,
+    inverse_square, occlusion, eps_mm, block, node_box, node_link, tri_geom, tri_id,
+    cell_order, cluster_start, cluster_ball, cluster_perm, out, emax, stacks,
 ):  # fmt: skip
-    """Serial twin of :func:`accumulate_parallel` (same per-cell routine, one thread)."""
-    n = centroids.shape[0]
+    """Serial twin of :func:`accumulate_parallel` (same per-cluster routine, one thread)."""
     n_ev = ev.shape[0]
+    m = cluster_perm.shape[0]
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
-        for j in range(n):
-            out[j] += _cell_dose(
-                j, e0, e1, centroids, normals, ev,
-                slab_center, slab_axes, slab_half, thickness, max_path_factor,
-                inverse_square, occlusion, eps_mm,
-                node_min, node_max, node_left, node_right, node_start, node_count,
-                tri_v0, tri_e1, tri_e2, tri_id, stacks[0], emax[0],
+        for kk in range(m):
+            _cluster_dose(
+                cluster_perm[kk], e0, e1, centroids, normals, ev, slab, thickness,
+                max_path_factor, inverse_square, occlusion, eps_mm,
+                node_box, node_link, tri_geom, tri_id,
+                cell_order, cluster_start, cluster_ball, out, stacks[0], emax[0],
             )  # fmt: skip
