@@ -14,7 +14,9 @@ script computes
 * the air-kerma-weighted mass energy-absorption coefficient ratios (mu_en/rho)water/air and
   (mu_en/rho)ICRU-44 soft tissue/air of the primary beam.
 
-mu_en/rho of water and air: the NIST tables bundled with SpekPy (Hubbell & Seltzer, NIST SRD 126).
+mu_en/rho of water and air for the ratios: the NIST tables bundled with SpekPy (Hubbell & Seltzer,
+NIST SRD 126; ``mu_data_source='nist'``). The HVL uses SpekPy's default (PENELOPE) air data, as
+``Spek.get_hvl1`` does.
 ICRU-44 soft tissue (mass fractions H 10.2, C 14.3, N 3.4, O 70.8, Na 0.2, P 0.3, S 0.3,
 Cl 0.2, K 0.3 %; ICRU Report 44 (1989), as tabulated in NIST SRD 126 Table 2) is not in SpekPy.
 Its ratio to water is computed from elemental cross sections (xraylib: photoelectric with K-shell
@@ -91,6 +93,19 @@ def _muen_model(comp, e_kev: np.ndarray) -> np.ndarray:
     return total
 
 
+_NIST = None
+
+
+def _nist_spek():
+    """A SpekPy object whose mu_en/rho tables are the NIST ones (``mu_data_source='nist'``)."""
+    global _NIST
+    if _NIST is None:
+        import spekpy as sp
+
+        _NIST = sp.Spek(kvp=100.0, th=12.0, mu_data_source="nist")
+    return _NIST
+
+
 def _one_anode_kvp(args):
     """All (Al, Cu) cells for one (kVp, anode angle)."""
     kvp, anode = args
@@ -100,12 +115,14 @@ def _one_anode_kvp(args):
     k, phi0 = s.get_spectrum()
     mu_al = s.mu_data.get_mu_t("Al", k, 1.0)  # per mm
     mu_cu = s.mu_data.get_mu_t("Cu", k, 1.0)
-    muen_air = s.muen_air_data.get_muen_over_rho_air(k)
-    muen_water = s.muen_water_data.get_muen_over_rho_water(k)
+    muen_air = s.muen_air_data.get_muen_over_rho_air(k)  # SpekPy default (PENELOPE), for HVL
+    nist = _nist_spek()
+    nist_air = nist.muen_air_data.get_muen_over_rho_air(k)  # NIST SRD 126, for the ratios
+    nist_water = nist.muen_water_data.get_muen_over_rho_water(k)
     sel = k >= 3.0  # the tissue model is only needed where photons survive 2.5 mm Al
     ratio_tw = np.ones_like(k)
     ratio_tw[sel] = _muen_model(TISSUE_ICRU44, k[sel]) / _muen_model(WATER, k[sel])
-    muen_tissue = muen_water * ratio_tw
+    muen_tissue = nist_water * ratio_tw
     rows = []
     for al, cu in itertools.product(AL, CU):
         phi = phi0 * np.exp(-mu_al * al - mu_cu * cu)
@@ -116,8 +133,9 @@ def _one_anode_kvp(args):
             return np.sum(w * np.exp(-mu_al * x)) / k0 - 0.5
 
         hvl = brentq(f, 1e-4, 60.0, xtol=1e-7)
-        water_air = np.sum(w * muen_water / muen_air) / k0
-        tissue_air = np.sum(w * muen_tissue / muen_air) / k0
+        wn = phi * k * nist_air  # air-kerma weights with NIST data
+        water_air = np.sum(wn * nist_water / nist_air) / wn.sum()
+        tissue_air = np.sum(wn * muen_tissue / nist_air) / wn.sum()
         rows.append((kvp, anode, al, cu, hvl, water_air, tissue_air))
     return rows
 
@@ -159,7 +177,7 @@ def _check(n: int, seed: int = 1) -> None:
     d = np.abs(errs_direct)
     print(f"root finder vs SpekPy get_hvl1 (same points): max |err| {100 * d.max():.3f} %")
     # the elemental mu_en model against NIST water/air (validation of the tissue method)
-    s = sp.Spek(kvp=100)
+    s = _nist_spek()
     e_kev = np.array([20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 150.0])
     nist = s.muen_water_data.get_muen_over_rho_water(e_kev) / s.muen_air_data.get_muen_over_rho_air(
         e_kev
