@@ -77,7 +77,7 @@ def test_defaults_are_recorded_in_plain_words():
 
 
 def test_bsf_later_from_field_side():
-    ev = [_ev(0, 80.0, cu=0.0, al=1.0), _ev(1, 80.0, cu=0.0, al=1.0)]
+    ev = [_ev(4, 80.0, cu=0.0, al=1.0), _ev(7, 80.0, cu=0.0, al=1.0)]
     f = _quiet(ev, Settings(), table=0.8)
     g = f.with_field_side(np.array([5.0, 35.0]))
     # physics.md §2.2: 80 kV HVL 3.3 -> 1.246 (5 cm), 1.419 (35 cm)
@@ -86,7 +86,7 @@ def test_bsf_later_from_field_side():
     assert g.bsf_evaluated and f.bsf[0] == 1.0  # the original is unchanged
     with pytest.warns(ExtrapolationWarning, match="field side 50 cm above"):
         h = f.with_field_side(50.0)
-    assert any("event 0" in w and "field side" in w for w in h.warnings)
+    assert any("event 4, event 7" in w and "field side" in w for w in h.warnings)
 
 
 def test_reported_hvl_table_override_and_calibration():

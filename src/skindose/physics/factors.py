@@ -58,6 +58,8 @@ class PhysicsFactors:
         True when ``table_t0`` is a generic estimate, not a measurement or a user value.
     warnings
         Plain-language notes: defaults filled in, clamped lookups, estimates.
+    event_labels
+        How messages name each event ("event 3", from ``IrradiationEvent.index``).
     """
 
     kvp: NDArray[np.float64]
@@ -72,6 +74,7 @@ class PhysicsFactors:
     bsf_evaluated: bool = False
     table_is_estimate: bool = False
     warnings: tuple[str, ...] = ()
+    event_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = None
@@ -103,7 +106,8 @@ class PhysicsFactors:
             (n_events,) side of the square-equivalent field at the skin (√area), in cm.
             NaN gives a BSF of NaN for that event.
         """
-        bsf, notes = bsf_for(self, field_side_cm, _return_notes=True)
+        bsf, notes = _bsf_and_notes(self, field_side_cm)
+        emit(notes)
         return dataclasses.replace(
             self, bsf=bsf, bsf_evaluated=True, warnings=_dedupe(self.warnings + tuple(notes))
         )
@@ -113,7 +117,18 @@ def _dedupe(msgs: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(msgs))
 
 
-def bsf_for(factors: PhysicsFactors, field_side_cm: ArrayLike, *, _return_notes: bool = False):
+def _bsf_and_notes(
+    factors: PhysicsFactors, field_side_cm: ArrayLike
+) -> tuple[NDArray[np.float64], list[str]]:
+    n = factors.n_events
+    side = np.broadcast_to(np.asarray(field_side_cm, dtype=np.float64), (n,))
+    if not factors.backscatter:
+        return np.ones(n), []
+    labels = list(factors.event_labels) or [f"event {i}" for i in range(n)]
+    return bsf_with_messages(factors.kvp, factors.hvl_mm_al, side, labels)
+
+
+def bsf_for(factors: PhysicsFactors, field_side_cm: ArrayLike) -> NDArray[np.float64]:
     """Backscatter factor per event for given field sides at the skin.
 
     Parameters
@@ -127,18 +142,12 @@ def bsf_for(factors: PhysicsFactors, field_side_cm: ArrayLike, *, _return_notes:
     -------
     numpy.ndarray
         (n_events,) float64 BSF; all 1.0 when backscatter is off. Clamping emits an
-        :class:`~skindose.errors.ExtrapolationWarning`.
+        :class:`~skindose.errors.ExtrapolationWarning` (use
+        :meth:`PhysicsFactors.with_field_side` to also record it).
     """
-    n = factors.n_events
-    side = np.broadcast_to(np.asarray(field_side_cm, dtype=np.float64), (n,))
-    if not factors.backscatter:
-        out: NDArray[np.float64] = np.ones(n)
-        msgs: list[str] = []
-    else:
-        labels = [f"event {i}" for i in range(n)]
-        out, msgs = bsf_with_messages(factors.kvp, factors.hvl_mm_al, side, labels)
-        emit(msgs)
-    return (out, msgs) if _return_notes else out
+    out, notes = _bsf_and_notes(factors, field_side_cm)
+    emit(notes)
+    return out
 
 
 def _event_label(ev: IrradiationEvent, pos: int) -> str:
@@ -277,6 +286,7 @@ def per_event_factors(
         bsf_evaluated=not s.backscatter,
         table_is_estimate=table_is_estimate,
         warnings=_dedupe(notes + clamps),
+        event_labels=tuple(labels),
     )
     if field_side_cm is not None:
         factors = factors.with_field_side(field_side_cm)
