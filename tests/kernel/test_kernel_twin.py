@@ -77,3 +77,15 @@ def test_first_hit_distance_equals_brute_force(name):
     np.testing.assert_allclose(t, want_t, rtol=1e-12)
     assert 20 < np.count_nonzero(idx >= 0) < 200  # some hits, some misses
     assert idx.dtype == np.int64 and t.dtype == np.float64
+
+
+def test_many_events_span_several_blocks():
+    # More events than one event block (EVENT_BLOCK = 256), both variants, against the twin.
+    case = make_case("two_spheres", 13, n_beams=600)
+    emax = np.zeros(600)
+    par = accumulate_dose(**case, occlusion=False, event_max=emax)
+    ser = accumulate_dose(**case, occlusion=False, parallel=False)
+    want, want_emax = reference_accumulate_dose(**case, occlusion=False)
+    np.testing.assert_array_equal(par, ser)
+    np.testing.assert_allclose(par, want, rtol=1e-9, atol=0.0)
+    np.testing.assert_allclose(emax, want_emax, rtol=1e-9, atol=0.0)
