@@ -366,8 +366,13 @@ def _parse(ds: Dataset, name: str) -> Procedure:
         if not issubclass(w.category, RDSRWarning):
             ctx.warn(f"DICOM decoding: {w.message}", once_key=f"pyd:{w.message}")
     proc = _with_warnings(proc, ctx.warnings)
-    for msg in proc.warnings:
-        warnings.warn(f"{name}: {msg}", RDSRWarning, stacklevel=3)
+    if proc.warnings:
+        warnings.warn(
+            f"{name}: {len(proc.warnings)} repair(s) or default(s) applied while reading; see "
+            "Procedure.warnings",
+            RDSRWarning,
+            stacklevel=3,
+        )
     return proc
 
 
@@ -790,14 +795,13 @@ def _event(
                                       "Average X-Ray Tube Current")
     vals["exposure_uas"] = num(C.Exposure, "exposure", "Exposure", "exposure_uas")
     vals["pulse_rate_hz"] = num(C.PulseRate, "rate", "Pulse Rate")
-    pw = num(C.PulseWidth, "time", "Pulse Width", "pulse_width_ms")
-    vals["pulse_width_ms"] = pw * 1000.0 if pw is not None else None
+    vals["pulse_width_ms"] = num(C.PulseWidth, "time_ms", "Pulse Width", "pulse_width_ms")
     vals["number_of_pulses"] = num(C.NumberOfPulses, "count", "Number of Pulses")
     vals["duration_s"] = num(C.IrradiationDuration, "time", "Irradiation Duration")
-    et = num(C.ExposureTime, "time", "Exposure Time")
+    et = num(C.ExposureTime, "time_ms", "Exposure Time")
     if et is None:
-        et = num(C.ExposureTimeRetired, "time", "Exposure Time (retired code 113735)")
-    vals["exposure_time_ms"] = et * 1000.0 if et is not None else None
+        et = num(C.ExposureTimeRetired, "time_ms", "Exposure Time (retired code 113735)")
+    vals["exposure_time_ms"] = et
     vals["focal_spot_mm"] = num(C.FocalSpotSize, "length", "Focal Spot Size")
     vals["filters"] = tuple(_filters(idx.get(C.XRayFilters, []), ctx, where))
 
@@ -911,6 +915,8 @@ def _event(
                      "(DCM 113737 there, not per event)", once_key="acc-srp")
     if srp is None and rp is not None:
         srp = rp.source_distance_mm(sod, sid)
+        if srp is not None:
+            assumed.add("srp_mm")
     if srp is None and sod is not None and (rp is None or rp.kind is ReferencePointKind.UNKNOWN):
         srp = sod - 150.0
         assumed.add("srp_mm")

@@ -96,6 +96,11 @@ def convert(value: float, unit: str | None, dimension: str) -> float:
     """
     if unit is None:
         raise KeyError("no unit")
+    if dimension == "time_ms":  # exposure time and pulse width are kept in ms, exactly
+        entry = UNITS.get(unit.strip())
+        if entry is None or entry[0] != "time":
+            raise KeyError(unit)
+        return value if unit.strip() == "ms" else value * entry[1] * 1000.0
     entry = UNITS.get(unit.strip())
     if entry is None or entry[0] != dimension:
         raise KeyError(unit)
