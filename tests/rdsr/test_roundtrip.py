@@ -164,7 +164,8 @@ def test_quirk_philips_private_geometry():
         assert b.sid_mm == a.sid_mm and b.table_height_mm == 905.0
         assert b.shutters_mm == a.shutters_mm
         w, h = b.field_at_detector_mm
-        assert w == pytest.approx(160 * a.sid_mm / 1000) and h == pytest.approx(120 * a.sid_mm / 1000)
+        assert w == pytest.approx(160 * a.sid_mm / 1000)
+        assert h == pytest.approx(120 * a.sid_mm / 1000)
         assert b.srp_mm == a.srp_mm
         assert b.detector_size_mm == 300.0
     # SID 113750 only on the first event; the private Final SID fills the rest

@@ -1,0 +1,240 @@
+"""The result of a skin dose computation: :class:`SkinDoseMap` and :class:`EventResult`.
+
+Units: dose in Gy, lengths and coordinates in mm (patient frame P, design.md §6), areas in m²
+in public results (cells carry mm² internally).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap"]
+
+SUMMARY_SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventResult:
+    """What one RDSR event did to the skin.
+
+    Parameters
+    ----------
+    index
+        Position of the event in its procedure (RDSR order).
+    procedure_index
+        Which input procedure the event came from (0 for a single procedure).
+    uid
+        Irradiation Event UID.
+    kerma_rp_gy, kap_gym2
+        As reported (after unit normalisation).
+    entrance_point_mm
+        Where the central ray first meets the skin (patient frame), or None when it misses or
+        the event could not be placed.
+    entrance_label
+        Anatomical label of the entrance point, or None.
+    max_dose_gy
+        Largest skin dose this event gave to any one cell (0 when it missed or was skipped).
+    skin_factor
+        BSF × f × C_cal × weight-averaged factors applied to K_RP (1 when corrections are off);
+        None when skipped.
+    field_side_skin_cm
+        Equivalent square field side at the entrance point (cm), used for the BSF.
+    kap_check
+        Ratio reported KAP / (K_RP × field area at the RP) (None when it cannot be formed); a
+        ratio outside 0.75–1.25 is flagged in ``warnings`` of the map.
+    skipped
+        Why the event gave no map contribution, or None.
+    """
+
+    index: int
+    procedure_index: int
+    uid: str
+    kerma_rp_gy: float | None
+    kap_gym2: float | None
+    entrance_point_mm: tuple[float, float, float] | None
+    entrance_label: str | None
+    max_dose_gy: float
+    skin_factor: float | None
+    field_side_skin_cm: float | None
+    kap_check: float | None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary."""
+        return {
+            "index": self.index,
+            "procedure_index": self.procedure_index,
+            "uid": self.uid,
+            "kerma_rp_gy": _f(self.kerma_rp_gy),
+            "kap_gym2": _f(self.kap_gym2),
+            "entrance_point_mm": None if self.entrance_point_mm is None else [
+                _f(x) for x in self.entrance_point_mm],
+            "entrance_label": self.entrance_label,
+            "max_dose_gy": _f(self.max_dose_gy),
+            "skin_factor": _f(self.skin_factor),
+            "field_side_skin_cm": _f(self.field_side_skin_cm),
+            "kap_check": _f(self.kap_check),
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkinDoseMap:
+    """Skin dose per cell of a phantom, with everything needed to trust and report it.
+
+    Parameters
+    ----------
+    phantom
+        The :class:`skindose.phantoms.Phantom` the map lives on.
+    dose_gy
+        (n_cells,) float64, read-only: dose per skin cell in Gy. All zeros for a reference-point
+        estimate.
+    events
+        One :class:`EventResult` per input event, in RDSR order (procedures concatenated).
+    psd_timeline_gy
+        (m,) float64: PSD after each of m event chunks (cumulative).
+    psd_timeline_event
+        (m,) int64: number of events included at each timeline point.
+    procedures
+        ``Procedure.to_dict()``-style summaries (source, device, patient, study) of the inputs.
+    reference_totals
+        Per plane and overall: Σ K_RP (Gy), Σ KAP (Gy·m²), reported totals.
+    settings
+        ``Settings.to_dict()`` used.
+    provenance
+        Every assumption (profile, placement, orientation, defaults), in plain words.
+    warnings
+        Every warning from reading, geometry, physics and the kernel.
+    is_reference_point_estimate
+        True when no map could be made (geometry-poor RDSR): ``reference_point_estimate_gy``
+        then holds the conservative estimate Σ K_RP × BSF × f × T.
+    reference_point_estimate_gy
+        The conservative reference-point estimate (also computed alongside real maps).
+    """
+
+    phantom: Any
+    dose_gy: np.ndarray
+    events: tuple[EventResult, ...]
+    psd_timeline_gy: np.ndarray
+    psd_timeline_event: np.ndarray
+    procedures: tuple[dict[str, Any], ...] = ()
+    reference_totals: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    provenance: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    is_reference_point_estimate: bool = False
+    reference_point_estimate_gy: float | None = None
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        d = np.array(self.dose_gy, dtype=np.float64, copy=True).reshape(-1)
+        if d.shape[0] != self.phantom.n_cells:
+            raise ValueError(f"dose_gy has {d.shape[0]} cells; the phantom has "
+                             f"{self.phantom.n_cells}")
+        d.setflags(write=False)
+        object.__setattr__(self, "dose_gy", d)
+        for name, dt in (("psd_timeline_gy", np.float64), ("psd_timeline_event", np.int64)):
+            a = np.array(getattr(self, name), dtype=dt, copy=True).reshape(-1)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+
+    # --- the headline numbers -------------------------------------------------------------
+    @property
+    def psd_gy(self) -> float:
+        """Peak skin dose (Gy): the largest cell dose, or the reference-point estimate when no
+        map could be made."""
+        if self.is_reference_point_estimate:
+            return float(self.reference_point_estimate_gy or 0.0)
+        return float(self.dose_gy.max()) if self.dose_gy.size else 0.0
+
+    @property
+    def psd_cell(self) -> int | None:
+        """Index of the cell holding the PSD (None for a reference-point estimate)."""
+        if self.is_reference_point_estimate or not self.dose_gy.size:
+            return None
+        return int(np.argmax(self.dose_gy))
+
+    @property
+    def psd_location(self) -> dict[str, Any] | None:
+        """Where the PSD is: ``{"point_mm": [x, y, z], "label": str, "cell": int}`` or None."""
+        cell = self.psd_cell
+        if cell is None:
+            return None
+        p = self.phantom.centroids[cell]
+        return {"point_mm": [float(x) for x in p], "label": self.phantom.label(cell),
+                "cell": cell}
+
+    def area_above_m2(self, threshold_gy: float) -> float:
+        """Skin area (m²) receiving at least ``threshold_gy``."""
+        if self.is_reference_point_estimate:
+            return 0.0
+        mask = self.dose_gy >= float(threshold_gy)
+        return float(self.phantom.areas_mm2[mask].sum() * 1e-6)
+
+    def dose_area_histogram(self, bins: int | np.ndarray = 50) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative dose–area histogram: (dose levels in Gy, area in m² at or above each)."""
+        if isinstance(bins, int):
+            top = max(self.psd_gy, 1e-12)
+            levels = np.linspace(0.0, top, bins)
+        else:
+            levels = np.asarray(bins, dtype=float)
+        order = np.argsort(self.dose_gy)
+        d = self.dose_gy[order]
+        a = self.phantom.areas_mm2[order] * 1e-6
+        tail = np.cumsum(a[::-1])[::-1]
+        idx = np.searchsorted(d, levels, side="left")
+        area = np.where(idx < d.size, tail[np.minimum(idx, d.size - 1)], 0.0)
+        return levels, area
+
+    def summary(self, thresholds_gy: tuple[float, ...] | None = None) -> dict[str, Any]:
+        """JSON-safe summary (Gy, m², mm; plain Python types only)."""
+        from skindose import __version__
+
+        th = thresholds_gy or tuple(self.settings.get("thresholds_gy", (2.0, 3.0, 5.0, 10.0)))
+        return {
+            "schema_version": SUMMARY_SCHEMA_VERSION,
+            "software": {"name": "skindose", "version": self.version or __version__},
+            "psd_gy": _f(self.psd_gy),
+            "psd_location": self.psd_location,
+            "is_reference_point_estimate": self.is_reference_point_estimate,
+            "reference_point_estimate_gy": _f(self.reference_point_estimate_gy),
+            "areas_above_m2": {f"{t:g}": _f(self.area_above_m2(t)) for t in th},
+            "reference_totals": _jsonable(self.reference_totals),
+            "phantom": {"name": self.phantom.name, "n_cells": int(self.phantom.n_cells),
+                        "total_area_m2": _f(float(self.phantom.areas_mm2.sum()) * 1e-6),
+                        "spec": _jsonable(self.phantom.spec)},
+            "procedures": _jsonable(list(self.procedures)),
+            "psd_timeline": {"events": [int(x) for x in self.psd_timeline_event],
+                             "psd_gy": [_f(x) for x in self.psd_timeline_gy]},
+            "events": [e.to_dict() for e in self.events],
+            "settings": _jsonable(self.settings),
+            "provenance": list(self.provenance),
+            "warnings": list(self.warnings),
+        }
+
+
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        return _f(v)
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    return str(v)
