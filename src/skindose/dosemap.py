@@ -216,6 +216,15 @@ class SkinDoseMap:
             "warnings": list(self.warnings),
         }
 
+    def save(self, out_dir: Any, *, beams: Any = None) -> dict[str, Any]:
+        """Write summary.json, dose_map.ply/.npz, the PNG figures and report.html to ``out_dir``.
+
+        See :func:`skindose.report.save`; returns the written paths by name.
+        """
+        from skindose.report import save
+
+        return save(self, out_dir, beams=beams)
+
 
 def _f(x: Any) -> float | None:
     if x is None:
