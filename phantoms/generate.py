@@ -123,24 +123,38 @@ def build_parts(spec: dict) -> dict[str, trimesh.Trimesh]:
     lg = lay["legs"]
     r_top, r_bottom = lg["radii"]
     z_bottom, z_top = lg["z_range"]
+    hip = lg["hip"]
+    # the hip circle must lie inside the trunk ellipse (no ledge, no tangent contact)
+    reach = (
+        (lg["axis_x"] + hip["radius"]) / a,
+        (abs(hip["center_y"] - t["center_y"]) + hip["radius"]) / b,
+    )
+    assert hip["z"] > z_top and hip["radius"] < r_top and max(reach) < 1.0, (hip, reach)
+    n = _n_points(2 * math.pi * r_top, _spacing(r_bottom, gen))  # same on every ring
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        rings = []
-        for r, z in ((r_bottom, z_bottom), (r_top, z_top)):
-            n = _n_points(2 * math.pi * r_top, _spacing(r_bottom, gen))  # same on both rings
-            rings.append(ellipse_ring(r, r, n, center=(sign * lg["axis_x"], -r), z=z))
+        x = sign * lg["axis_x"]
+        rings = [
+            ellipse_ring(r_bottom, r_bottom, n, center=(x, -r_bottom), z=z_bottom),
+            ellipse_ring(r_top, r_top, n, center=(x, -r_top), z=z_top),
+            ellipse_ring(hip["radius"], hip["radius"], n, center=(x, hip["center_y"]), z=hip["z"]),
+        ]
         parts[f"{side}_leg"] = _solid(*loft(rings))
 
     am = lay["arms"]
     r0, r1 = am["radii"]
+    top = (am["axis_x"], am["center_y"], am["z_shoulder"])
+    hand = (am["axis_x"], am["center_y"], am["z_hand"])
+    top_pts = _sphere_points(top, r0, _spacing(r0, gen))
+    hand_pts = _sphere_points(hand, r1, _spacing(r1, gen))
+    inner_pts = _sphere_points(am["shoulder_inner"], r0, _spacing(r0, gen))
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        top = (sign * am["axis_x"], am["center_y"], am["z_shoulder"])
-        hand = (sign * am["axis_x"], am["center_y"], am["z_hand"])
-        inner = np.array(am["shoulder_inner"]) * (sign, 1.0, 1.0)
-        top_pts = _sphere_points(top, r0, _spacing(r0, gen))
-        hand_pts = _sphere_points(hand, r1, _spacing(r1, gen))
-        inner_pts = _sphere_points(inner, r0, _spacing(r0, gen))
-        parts[f"{side}_arm"] = _hull(np.concatenate([top_pts, hand_pts]))
-        parts[f"{side}_shoulder"] = _hull(np.concatenate([top_pts, inner_pts]))
+        # the right side is the mirror image of the left (not a translated copy), so that the
+        # two arms and shoulders are sampled symmetrically
+        mirror = np.array([sign, 1.0, 1.0])
+        arm_pts = np.concatenate([top_pts, hand_pts]) * mirror
+        shoulder_pts = np.concatenate([top_pts, inner_pts]) * mirror
+        parts[f"{side}_arm"] = _hull(arm_pts)
+        parts[f"{side}_shoulder"] = _hull(shoulder_pts)
     return parts
 
 

@@ -25,6 +25,10 @@ from skindose.phantoms import Phantom
 REPO = Path(__file__).resolve().parents[2]
 SPEC_DIR = REPO / "phantoms"
 DATA_DIR = REPO / "src" / "skindose" / "phantoms" / "data"
+ADULT_SPEC = tomllib.loads((SPEC_DIR / "adult.toml").read_text(encoding="utf-8"))
+TRUNK_A_MM = 10 * ADULT_SPEC["trunk"]["semi_axis_x_cm"]  # lateral semi-axis of the trunk
+TRUNK_B_MM = 10 * ADULT_SPEC["trunk"]["semi_axis_y_cm"]
+ARM_X_MM = TRUNK_A_MM + 10 * (ADULT_SPEC["arms"]["gap_cm"] + ADULT_SPEC["arms"]["radius_top_cm"])
 REQUIRED_LANDMARKS = {
     "head",
     "neck",
@@ -256,10 +260,18 @@ def test_adult_reference_frame_and_dimensions(ref_adult):
     arms = spec["arms"]
     half_width = 10 * (t["semi_axis_x_cm"] + arms["gap_cm"] + 2 * arms["radius_top_cm"])
     assert hi[0] == pytest.approx(half_width, abs=1.0)
-    # trunk cross-section at mid-abdomen: 40 x 20 cm ellipse
+    # trunk cross-section at mid-abdomen: the spec's ellipse (2a x 2b)
     v = np.asarray(ref_adult.mesh.vertices)
     band = v[(np.abs(v[:, 2] + 650) < 100) & (np.abs(v[:, 0]) < 60)]
-    assert band[:, 1].min() == pytest.approx(-200.0, abs=1.0)
+    assert band[:, 1].min() == pytest.approx(-2 * TRUNK_B_MM, abs=1.0)
+    # ... whose side wall is at x = +-a, with air between it and the arms
+    z_mid = ref_adult.landmarks["abdomen"][2]
+    probe = np.array([[s * (TRUNK_A_MM + d), -TRUNK_B_MM, z_mid] for s in (-1, 1) for d in (-2, 2)])
+    w = winding_numbers(ref_adult.triangles, probe)
+    assert np.allclose(w, [1, 0, 1, 0], atol=1e-3), w  # inside at a - 2 mm, air at a + 2 mm
+    # whole-body volume consistent with the reference mass at a body density of 1.0-1.05 kg/L
+    m = spec["reference"]["mass_kg"]
+    assert m / 1.05 * 1e6 <= ref_adult.mesh.volume <= m / 1.0 * 1e6
     # skin area close to the DuBois body-surface area (1.89 m² for 176 cm, 73 kg)
     bsa = 0.007184 * 73.0**0.425 * 176.0**0.725 * 1e6
     assert ref_adult.total_area_mm2 == pytest.approx(bsa, rel=0.10)
@@ -324,9 +336,10 @@ def test_adult_arm_shadows_trunk_for_lateral_beam(ref_adult):
     x = -2000.0 + hits
     assert len(x) >= 4
     r_arm = np.linalg.norm(x[0] - arm[0])
-    assert x[0] == pytest.approx(arm[0] - r_arm) and x[0] < -250  # enters the arm first
+    assert arm[0] == pytest.approx(-ARM_X_MM)
+    assert x[0] == pytest.approx(arm[0] - r_arm) and x[0] < -TRUNK_A_MM - 30.0  # arm first
     assert x[1] < x[2] - 5.0  # leaves the arm, crosses an air gap of more than 5 mm
-    assert x[2] == pytest.approx(-200.0, abs=1.0)  # then enters the trunk at its side
+    assert x[2] == pytest.approx(-TRUNK_A_MM, abs=1.0)  # then enters the trunk at its side
 
 
 def test_reference_mesh_is_current():
@@ -477,8 +490,8 @@ def test_adult_labels(ref_adult, point, expected):
 def test_adult_label_lateral_chest_below_the_arm_level():
     # with the arms the lateral trunk is hidden; use the trunk wall just below the shoulder cap
     p = phantoms.adult(cell_area_cm2=4.0)
-    i = p.nearest_cell((-200.0, -100.0, -450.0))
-    assert abs(p.centroids[i, 0] + 200.0) < 5.0
+    i = p.nearest_cell((-TRUNK_A_MM, -TRUNK_B_MM, -450.0))
+    assert abs(p.centroids[i, 0] + TRUNK_A_MM) < 5.0
     assert p.label(i) == "right lateral chest"
 
 

@@ -198,9 +198,11 @@ def adult(
 ) -> Phantom:
     """The stylized adult: head, neck, trunk, arms at the sides and legs, supine.
 
-    MIRD/Cristy–Eckerman exterior (elliptic-cylinder trunk 20 × 10 × 70 cm, elliptic head
-    with a half-ellipsoid cap, conical legs) with a neck and separate arms added; dimensions
-    and their sources are in ``phantoms/adult.toml``. The body is one watertight surface (a
+    MIRD/Cristy–Eckerman exterior (elliptic head with a half-ellipsoid cap, elliptic-cylinder
+    trunk 70 cm long, conical legs) with a neck and separate arms added; since MIRD's
+    20 × 10 cm trunk also holds the arms, the trunk here is 16.5 × 10 cm (chest breadth 33 cm,
+    52 cm over the arms at the reference size). Dimensions and their sources are in
+    ``phantoms/adult.toml``. The body is one watertight surface (a
     boolean union generated offline by ``phantoms/generate.py`` and shipped as package data),
     scaled here to the patient and refined until every cell is at most ``cell_area_cm2``.
 

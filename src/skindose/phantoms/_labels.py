@@ -112,19 +112,27 @@ def classify(
         r0 = arms["radii"][0]
         neck_lvl = (z <= zones["head_bottom"]) & (z > zones["trunk_top"])
         shoulder = neck_lvl & (ax > lay["neck"]["radius"] + 5.0)
-        # trunk level: outside the trunk ellipse = arm, or shoulder near the top
+        # arm vs thigh near the crotch: split halfway between the thigh's outer edge and the
+        # arm's inner edge at the trunk bottom (the hands reach past the crotch)
+        legs = lay["legs"]
+        z_sh, z_hand = arms["z_shoulder"], arms["z_hand"]
+        r_tb = r1 = arms["radii"][1]
+        if z_sh > z_hand:
+            r_tb = r1 + (r0 - r1) * (zones["trunk_bottom"] - z_hand) / (z_sh - z_hand)
+        arm_inner = arms["axis_x"] - max(r_tb, r1)
+        leg_outer = legs["axis_x"] + legs["radii"][0]
+        split = 0.5 * (arm_inner + leg_outer) if arm_inner > leg_outer else arm_inner - 5.0
+        # trunk level: outside the trunk ellipse = arm, or shoulder near the top; the thighs
+        # reach into the trunk and may stick out of it just above the crotch
         trunk_lvl = (z <= zones["trunk_top"]) & (z > zones["trunk_bottom"])
         ell = (x / a) ** 2 + ((y - lay["trunk"]["center_y"]) / b) ** 2
         outside = trunk_lvl & (ell > 1.0 + 2.0 / b) & (ax > 0.5 * a)
+        outside &= ~((z <= legs["hip"]["z"]) & (ax < split))
         sh_bottom = arms["shoulder_inner"][2] - r0
         shoulder |= outside & (z > sh_bottom) & (ax < arms["axis_x"])
         arm = outside & ~shoulder
         # below the trunk: the hands reach past the crotch, beside the thighs
-        arm |= (
-            (z <= zones["trunk_bottom"])
-            & (z >= arms["z_tip"] - 1.0)
-            & (ax > arms["axis_x"] - r0 - 5.0)
-        )
+        arm |= (z <= zones["trunk_bottom"]) & (z >= arms["z_tip"] - 1.0) & (ax > split)
         region[shoulder] = np.char.add(side[shoulder], "_shoulder")
         region[arm] = np.char.add(side[arm], "_arm")
         return region, face

@@ -79,6 +79,8 @@ def _layout(spec: dict[str, Any]) -> dict[str, Any]:
     leg_bottom = trunk_bottom - leg_len
     leg_top = trunk_bottom + g["overlap_cm"] * cm
     knee = trunk_bottom - g["thigh_fraction"] * leg_len
+    hip_z = trunk_bottom + g["hip_length_cm"] * cm
+    hip_r = g["hip_radius_cm"] * cm
 
     def leg_r(z: float) -> float:
         return leg_r0 + (leg_r1 - leg_r0) * (trunk_bottom - z) / leg_len
@@ -139,6 +141,7 @@ def _layout(spec: dict[str, Any]) -> dict[str, Any]:
             "axis_x": leg_x,
             "radii": [leg_r(leg_top), leg_r1],
             "z_range": [leg_bottom, leg_top],
+            "hip": {"z": hip_z, "radius": hip_r, "center_y": trunk_y},
         },
         "zones": {
             "head_bottom": head_bottom,
