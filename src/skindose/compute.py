@@ -1,0 +1,518 @@
+"""The one orchestrator: RDSR procedure(s) → beams → physics → kernel → :class:`SkinDoseMap`.
+
+:func:`compute` wires the stages of design.md §1 together and nothing else knows about all of
+them. It keeps no module-level mutable state (the kernel's acceleration structure is built once
+per call and passed explicitly), so several threads may call it at once.
+
+Choices made here (each is also written into the result's provenance)
+---------------------------------------------------------------------
+* **Field side for the BSF** (per (sub-)beam): the equivalent square side at the skin,
+  ``2 * sqrt(tan_u * tan_v) * d``, where d is the distance from the focal spot to where the
+  beam's central ray first meets the skin. When the central ray misses the phantom, d is the
+  source-to-isocenter distance (the field at the isocenter plane, where the skin would be for a
+  patient larger than the phantom).
+* **Per-beam kerma** into the kernel: ``K_RP(event) * weight * BSF * f * C_cal``; the table
+  enters per ray as ``exp(ln T0 * min(path / thickness, 1 / cos(max_obliquity)))``.
+* **Reference-point estimate** (always computed; the only result when no event could be
+  placed): ``sum K_RP * BSF(field side at the RP) * f * C_cal`` with **T = 1**. "Conservative"
+  means an upper bound; whether a beam passes the table is unknown without geometry, and
+  T0 < 1 would lower the estimate, so the table is left out. The field side at the RP comes
+  from the placed beam, else from the reported field at the detector scaled by srp / SID, else
+  from sqrt(KAP / K_RP), else a 10 cm default (flagged).
+* **Geometry-poor procedures**: events without positioner angles, or a procedure in which no
+  event reports any table position, are not mapped (no fake map); they count in the
+  reference-point estimate and in the "could not be mapped" warning.
+* **PSD timeline**: the events (all procedures, in order) are cut into at most
+  :data:`MAX_TIMELINE_POINTS` chunks; the kernel runs chunk by chunk and the PSD is recorded
+  after each.
+* **Per-event maximum**: the largest dose the event gave to one cell (exact also for
+  rotational runs, whose sub-beams are summed before taking the maximum).
+* **KAP check**: reported KAP / (K_RP × field area at the RP of the event's first beam),
+  flagged outside 0.75–1.25; not formed when the field itself was derived from KAP / K_RP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from skindose.dosemap import EventResult, SkinDoseMap
+from skindose.rdsr.model import Procedure
+
+__all__ = ["DEFAULT_RP_FIELD_SIDE_CM", "KAP_CHECK_RANGE", "MAX_TIMELINE_POINTS", "compute"]
+
+#: Most points of the PSD timeline (event chunks).
+MAX_TIMELINE_POINTS = 64
+#: Field side at the reference point assumed for the BSF when nothing gives it (cm).
+DEFAULT_RP_FIELD_SIDE_CM = 10.0
+#: Accepted range of reported KAP / (K_RP × field area at the RP).
+KAP_CHECK_RANGE = (0.75, 1.25)
+
+_TABLE_FIELDS = ("table_longitudinal_mm", "table_lateral_mm", "table_height_mm")
+_FACTOR_ARRAYS = ("kvp", "cu_mm", "al_mm", "hvl_mm_al", "bsf", "medium_factor", "table_t0",
+                  "calibration")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclasses.dataclass(slots=True)
+class _Prepared:
+    """One procedure after geometry and physics (internal)."""
+
+    index: int
+    procedure: Procedure
+    offset: int  # global index of its first event
+    beams: Any  # BeamSet or None
+    kerma: np.ndarray  # (k,) per-beam kerma into the kernel
+    log_t0: np.ndarray  # (k,)
+    beam_global_event: np.ndarray  # (k,) global event index
+    events: list[dict[str, Any]]  # per event: partial EventResult fields
+    rp_estimate: np.ndarray  # (n_events,) per-event reference-point estimate (Gy)
+
+
+def compute(
+    procedures: Procedure | Sequence[Procedure],
+    phantom: Any = None,
+    settings: Any = None,
+    progress: bool | ProgressCallback = False,
+) -> SkinDoseMap:
+    """Skin dose map of one or several procedures of the same patient.
+
+    Parameters
+    ----------
+    procedures
+        A :class:`~skindose.rdsr.model.Procedure` (from :func:`skindose.read_rdsr`) or a
+        sequence of them; their doses are added on one phantom.
+    phantom
+        A :class:`~skindose.phantoms.Phantom`. Default: :func:`skindose.phantoms.adult`
+        scaled to the height and mass of the first procedure that reports either, with cells
+        of at most ``settings.cell_area_cm2``.
+    settings
+        A :class:`~skindose.settings.Settings` (default ``Settings()``).
+    progress
+        True prints a one-line progress indicator to stderr; a callable is called as
+        ``progress(events_done, events_total)`` after each chunk of events.
+
+    Returns
+    -------
+    SkinDoseMap
+        The dose per cell and everything needed to trust it. When no event could be placed
+        (geometry-poor RDSRs), ``is_reference_point_estimate`` is True, the dose array is all
+        zeros and ``psd_gy`` is the conservative reference-point estimate.
+
+    Raises
+    ------
+    ValueError
+        When no procedure is given.
+    """
+    from skindose import __version__, kernel
+    from skindose.settings import Settings
+
+    procs = [procedures] if isinstance(procedures, Procedure) else list(procedures)
+    if not procs:
+        msg = "compute needs at least one procedure"
+        raise ValueError(msg)
+    s = settings if settings is not None else Settings()
+    prov: list[str] = []
+    warns: list[str] = []
+
+    if len(procs) > 1:
+        ids = {p.patient.patient_id for p in procs if p.patient.patient_id}
+        if len(ids) > 1:
+            warns.append(
+                f"the {len(procs)} procedures have different patient IDs "
+                f"({', '.join(sorted(ids))}); their doses were added all the same"
+            )
+        prov.append(f"{len(procs)} procedures accumulated on one phantom, in the given order")
+
+    if phantom is None:
+        phantom = _default_phantom(procs, s, prov, warns)
+    else:
+        prov.append(f"phantom given by the caller: {phantom!r}")
+
+    accel = kernel.prepare(phantom.triangles)
+    tri = phantom.triangles
+
+    prepared: list[_Prepared] = []
+    offset = 0
+    for pi, proc in enumerate(procs):
+        prep = _prepare_procedure(pi, proc, offset, phantom, s, accel, len(procs) > 1,
+                                  prov, warns)
+        prepared.append(prep)
+        offset += proc.n_events
+    n_total = offset
+
+    # ---- kernel, chunk by chunk (PSD timeline)
+    dose = np.zeros(phantom.n_cells)
+    ev_max = np.zeros(n_total)
+    n_chunks = min(MAX_TIMELINE_POINTS, n_total)
+    bounds = (np.unique(np.round(np.linspace(0, n_total, n_chunks + 1)).astype(np.int64))
+              if n_total else np.zeros(1, dtype=np.int64))
+    timeline_gy: list[float] = []
+    timeline_ev: list[int] = []
+    report = _progress_function(progress)
+    any_beams = any(p.beams is not None and p.beams.n_beams > 0 for p in prepared)
+    rp_cum = np.concatenate([p.rp_estimate for p in prepared]) if n_total else np.zeros(0)
+    mpf = 1.0 / math.cos(math.radians(s.max_obliquity_deg))
+    for lo, hi in itertools.pairwise(bounds):
+        for prep in prepared:
+            bs = prep.beams
+            if bs is None or bs.n_beams == 0:
+                continue
+            sel = np.flatnonzero((prep.beam_global_event >= lo) & (prep.beam_global_event < hi))
+            if sel.size == 0:
+                continue
+            gev = prep.beam_global_event[sel]
+            uniq, counts = np.unique(gev, return_counts=True)
+            multi = set(uniq[counts > 1].tolist())
+            single = sel[~np.isin(gev, list(multi))] if multi else sel
+            if single.size:
+                emax = np.zeros(single.size)
+                _run_kernel(kernel, phantom, tri, bs, single, prep, s, mpf, dose, emax, accel)
+                np.maximum.at(ev_max, prep.beam_global_event[single], emax)
+            for g in sorted(multi):
+                sub = sel[gev == g]
+                scratch = np.zeros(phantom.n_cells)
+                _run_kernel(kernel, phantom, tri, bs, sub, prep, s, mpf, scratch, None, accel)
+                ev_max[g] = float(scratch.max())
+                dose += scratch
+        if any_beams:
+            timeline_gy.append(float(dose.max()))
+        else:
+            timeline_gy.append(float(rp_cum[:hi].sum()))
+        timeline_ev.append(int(hi))
+        report(int(hi), n_total)
+
+    # ---- per-event results, totals, warnings
+    events: list[EventResult] = []
+    for prep in prepared:
+        for e in prep.events:
+            g = prep.offset + e["index"]
+            events.append(EventResult(
+                index=e["index"], procedure_index=prep.index, uid=e["uid"],
+                kerma_rp_gy=e["kerma_rp_gy"], kap_gym2=e["kap_gym2"],
+                entrance_point_mm=e["entrance_point_mm"], entrance_label=e["entrance_label"],
+                max_dose_gy=float(ev_max[g]) if e["skipped"] is None else 0.0,
+                skin_factor=e["skin_factor"], field_side_skin_cm=e["field_side_skin_cm"],
+                kap_check=e["kap_check"], skipped=e["skipped"],
+            ))
+    _skipped_warning(events, procs, warns)
+
+    rp_total = float(rp_cum.sum()) if n_total else 0.0
+    is_rp = not any_beams
+    if is_rp:
+        warns.append(
+            "no event could be placed on the phantom: the result is the conservative "
+            f"reference-point estimate ({rp_total:.4g} Gy), not a skin dose map"
+        )
+    totals = _reference_totals(procs, float(dose.max()) if any_beams else None, rp_total)
+    return SkinDoseMap(
+        phantom=phantom,
+        dose_gy=dose,
+        events=tuple(events),
+        psd_timeline_gy=np.asarray(timeline_gy, dtype=np.float64),
+        psd_timeline_event=np.asarray(timeline_ev, dtype=np.int64),
+        procedures=tuple(_procedure_summary(p) for p in procs),
+        reference_totals=totals,
+        settings=s.to_dict(),
+        provenance=tuple(dict.fromkeys(prov)),
+        warnings=tuple(dict.fromkeys(warns)),
+        is_reference_point_estimate=is_rp,
+        reference_point_estimate_gy=rp_total,
+        version=__version__,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _default_phantom(procs: list[Procedure], s: Any, prov: list[str], warns: list[str]) -> Any:
+    from skindose import phantoms
+    from skindose.errors import GeometryError
+
+    h = m = None
+    for p in procs:
+        if p.patient.height_m is not None or p.patient.mass_kg is not None:
+            h, m = p.patient.height_m, p.patient.mass_kg
+            break
+    try:
+        ph = phantoms.adult(height_m=h, mass_kg=m, cell_area_cm2=s.cell_area_cm2)
+    except GeometryError as exc:
+        warns.append(f"patient size not usable for the phantom ({exc}): reference adult used")
+        ph = phantoms.adult(cell_area_cm2=s.cell_area_cm2)
+    size = []
+    if h is None:
+        size.append("height not reported (reference height used)")
+    if m is None:
+        size.append("mass not reported (reference mass used)")
+    prov.append(
+        f"default phantom: stylized adult scaled to {ph.height_m:g} m, {ph.mass_kg:g} kg"
+        + (f" ({'; '.join(size)})" if size else " (from the RDSR)")
+        + f", cells of at most {s.cell_area_cm2:g} cm² ({ph.n_cells} cells)"
+    )
+    return ph
+
+
+def _has_table(proc: Procedure) -> bool:
+    return any(
+        getattr(ev, f) is not None for ev in proc.events if ev.has_geometry for f in _TABLE_FIELDS
+    )
+
+
+def _prepare_procedure(
+    pi: int,
+    proc: Procedure,
+    offset: int,
+    phantom: Any,
+    s: Any,
+    accel: Any,
+    tag: bool,
+    prov: list[str],
+    warns: list[str],
+) -> _Prepared:
+    from skindose import kernel
+    from skindose.geometry import beams_for
+    from skindose.physics import per_event_factors
+    from skindose.vendors import profile_for
+
+    pre = f"procedure {pi}: " if tag else ""
+    evs = proc.events
+    n = len(evs)
+    warns.extend(pre + w for w in proc.warnings)
+    profile, _ = profile_for(proc, s)
+    factors = per_event_factors(evs, s, table=profile.table_transmission)
+    skip: dict[int, str] = {}
+    bs = None
+    if profile.has_geometry and any(ev.has_geometry for ev in evs) and not _has_table(proc):
+        for i in range(n):
+            skip[i] = "geometry-poor: no table position reported in the file"
+        prov.append(pre + "no event reports a table position: not mapped (geometry-poor)")
+    else:
+        bs = beams_for(proc, phantom, s, profile)
+        prov.extend(pre + x for x in bs.provenance)
+        warns.extend(pre + x for x in bs.warnings if not x.startswith("event ")
+                     or "not placed" not in x)
+        for i, why in bs.skipped:
+            skip[i] = why
+    for i, ev in enumerate(evs):
+        if i not in skip and ev.kerma_rp_gy is None:
+            skip[i] = "no reference air kerma (K_RP) reported"
+
+    # ---- beams: entrance, field side at the skin, BSF, kerma
+    kerma = np.zeros(0)
+    log_t0 = np.zeros(0)
+    glob = np.zeros(0, dtype=np.int64)
+    first_beam: dict[int, int] = {}
+    beam_bsf = np.zeros(0)
+    side_skin = np.zeros(0)
+    hit_t = np.zeros(0)
+    hit_tri = np.zeros(0, dtype=np.int64)
+    if bs is not None and bs.n_beams:
+        keep = np.array([int(i) not in skip for i in bs.event_index], dtype=bool)
+        if not keep.all():
+            bs = _subset_beams(bs, keep)
+    if bs is not None and bs.n_beams:
+        ei = bs.event_index
+        hit_t, hit_tri = kernel.first_hit_distance(bs.source, bs.w, phantom.triangles,
+                                                   accel=accel)
+        d = np.where(np.isfinite(hit_t), hit_t, bs.sod_mm)
+        n_miss = int((~np.isfinite(hit_t)).sum())
+        if n_miss:
+            prov.append(pre + f"{n_miss} beam(s) whose central ray misses the phantom: BSF "
+                        "field side taken at the isocenter distance")
+        side_skin = 2.0 * np.sqrt(bs.tan_u * bs.tan_v) * d / 10.0
+        beam_f = dataclasses.replace(
+            factors,
+            **{a: getattr(factors, a)[ei] for a in _FACTOR_ARRAYS},
+            event_labels=tuple(factors.event_labels[i] for i in ei) if factors.event_labels
+            else (),
+        ).with_field_side(side_skin)
+        warns.extend(pre + x for x in beam_f.warnings)
+        beam_bsf = beam_f.bsf
+        kr = np.array([evs[i].kerma_rp_gy for i in ei], dtype=float)
+        kerma = kr * bs.weight * beam_f.bsf * beam_f.medium_factor * beam_f.calibration
+        t0 = beam_f.table_t0
+        thick = 2.0 * float(bs.slab_half[2])
+        if s.table_attenuation and not thick > 0 and np.any(t0 < 1):
+            warns.append(pre + "table slab has no thickness: table attenuation not applied")
+            t0 = np.ones_like(t0)
+        log_t0 = np.log(t0)
+        glob = offset + ei
+        for b, i in enumerate(ei.tolist()):
+            first_beam.setdefault(i, b)
+        prov.append(pre + "BSF field side: equivalent square 2·sqrt(tan_u·tan_v)·d at the skin "
+                    "entrance of each beam's central ray")
+    else:
+        warns.extend(pre + x for x in factors.warnings)
+
+    # ---- reference-point estimate per event (T = 1: an upper bound)
+    rp_side = np.full(n, DEFAULT_RP_FIELD_SIDE_CM)
+    n_default = 0
+    for i, ev in enumerate(evs):
+        if i in first_beam:
+            b = first_beam[i]
+            rp_side[i] = 2.0 * math.sqrt(bs.tan_u[b] * bs.tan_v[b]) * bs.srp_mm[b] / 10.0
+            continue
+        fd = ev.field_at_detector_mm
+        if fd is not None and ev.sid_mm and ev.srp_mm:
+            rp_side[i] = math.sqrt(fd[0] * fd[1]) * ev.srp_mm / ev.sid_mm / 10.0
+        elif ev.kap_gym2 and ev.kerma_rp_gy and ev.kap_gym2 > 0 and ev.kerma_rp_gy > 0:
+            rp_side[i] = math.sqrt(ev.kap_gym2 / ev.kerma_rp_gy) * 100.0
+        else:
+            n_default += 1
+    rp_f = factors.with_field_side(rp_side) if n else factors
+    kr_all = np.array([ev.kerma_rp_gy or 0.0 for ev in evs], dtype=float)
+    rp_est = kr_all * rp_f.bsf * rp_f.medium_factor * rp_f.calibration
+    if n_default:
+        warns.append(pre + f"reference-point estimate: field size unknown for {n_default} "
+                     f"event(s), {DEFAULT_RP_FIELD_SIDE_CM:g} cm assumed for the BSF")
+    prov.append(pre + "reference-point estimate: sum of K_RP × BSF(field at the RP) × f × C_cal "
+                "with table transmission 1 (an upper bound: the table is left out)")
+
+    # ---- per-event records
+    events: list[dict[str, Any]] = []
+    n_kap_trivial = 0
+    for i, ev in enumerate(evs):
+        rec: dict[str, Any] = dict(index=i, uid=ev.uid, kerma_rp_gy=ev.kerma_rp_gy,
+                                   kap_gym2=ev.kap_gym2, entrance_point_mm=None,
+                                   entrance_label=None, skin_factor=None,
+                                   field_side_skin_cm=None, kap_check=None,
+                                   skipped=skip.get(i))
+        if i in first_beam:
+            b = first_beam[i]
+            mask = bs.event_index == i
+            wsum = float(bs.weight[mask].sum())
+            f_ev = float(rp_f.medium_factor[i] * rp_f.calibration[i])
+            rec["skin_factor"] = float((bs.weight[mask] * beam_bsf[mask]).sum() / wsum) * f_ev
+            rec["field_side_skin_cm"] = float(side_skin[b])
+            if np.isfinite(hit_t[b]):
+                p = bs.source[b] + hit_t[b] * bs.w[b]
+                rec["entrance_point_mm"] = (float(p[0]), float(p[1]), float(p[2]))
+                rec["entrance_label"] = phantom.label(int(hit_tri[b]))
+            if bs.field_source[b] == "kap/kerma":
+                n_kap_trivial += 1
+            elif ev.kap_gym2 is not None and ev.kerma_rp_gy:
+                area_m2 = (2 * bs.tan_u[b] * bs.srp_mm[b]) * (2 * bs.tan_v[b] * bs.srp_mm[b]) * 1e-6
+                ratio = ev.kap_gym2 / (ev.kerma_rp_gy * area_m2)
+                rec["kap_check"] = float(ratio)
+                if not KAP_CHECK_RANGE[0] <= ratio <= KAP_CHECK_RANGE[1]:
+                    warns.append(
+                        pre + f"event {i} (UID {ev.uid}): reported KAP is {ratio:.2f} × K_RP × "
+                        "field area at the RP (outside 0.75–1.25): field size, reference point "
+                        "or dose display inconsistent"
+                    )
+        events.append(rec)
+    if n_kap_trivial:
+        prov.append(pre + f"KAP check not formed for {n_kap_trivial} event(s): their field size "
+                    "was derived from KAP / K_RP, so the ratio is 1 by construction")
+
+    return _Prepared(index=pi, procedure=proc, offset=offset, beams=bs, kerma=kerma,
+                     log_t0=log_t0, beam_global_event=glob, events=events, rp_estimate=rp_est)
+
+
+def _subset_beams(bs: Any, keep: np.ndarray) -> Any:
+    per_beam = ("event_index", "weight", "source", "u", "v", "w", "tan_u", "tan_v", "srp_mm",
+                "sod_mm", "isocenter", "equipment_to_patient")
+    ch: dict[str, Any] = {k: np.asarray(getattr(bs, k))[keep] for k in per_beam}
+    ch["field_source"] = tuple(f for f, k in zip(bs.field_source, keep, strict=True) if k)
+    return dataclasses.replace(bs, **ch)
+
+
+def _run_kernel(kernel: Any, phantom: Any, tri: np.ndarray, bs: Any, sel: np.ndarray,
+                prep: _Prepared, s: Any, mpf: float, out: np.ndarray,
+                emax: np.ndarray | None, accel: Any) -> None:
+    kernel.accumulate_dose(
+        phantom.centroids, phantom.normals, tri,
+        bs.source[sel], bs.u[sel], bs.v[sel], bs.w[sel], bs.tan_u[sel], bs.tan_v[sel],
+        prep.kerma[sel], bs.srp_mm[sel], prep.log_t0[sel],
+        bs.slab_center, bs.slab_axes, bs.slab_half, mpf,
+        inverse_square=s.inverse_square, occlusion=s.occlusion, parallel=s.parallel,
+        out=out, event_max=emax, accel=accel,
+    )  # fmt: skip
+
+
+def _progress_function(progress: bool | ProgressCallback) -> ProgressCallback:
+    if callable(progress):
+        return progress
+    if progress:
+        def _print(done: int, total: int) -> None:
+            end = "\n" if done >= total else ""
+            print(f"\rskindose: {done}/{total} events", end=end, file=sys.stderr, flush=True)
+
+        return _print
+    return lambda done, total: None
+
+
+def _skipped_warning(events: list[EventResult], procs: list[Procedure],
+                     warns: list[str]) -> None:
+    skipped = [e for e in events if e.skipped]
+    if not skipped:
+        return
+    k_all = sum(e.kerma_rp_gy or 0.0 for e in events)
+    k_skip = sum(e.kerma_rp_gy or 0.0 for e in skipped)
+    pct = 100.0 * k_skip / k_all if k_all > 0 else 0.0
+    reasons: dict[str, int] = {}
+    for e in skipped:
+        reasons[e.skipped] = reasons.get(e.skipped, 0) + 1
+    why = "; ".join(f"{r} ({c})" for r, c in sorted(reasons.items(), key=lambda x: -x[1]))
+    warns.append(f"{len(skipped)} of {len(events)} events, {pct:.1f}% of K_RP, could not be "
+                 f"mapped: {why}")
+
+
+def _reference_totals(procs: list[Procedure], psd: float | None,
+                      rp_estimate: float) -> dict[str, Any]:
+    planes: dict[str, dict[str, Any]] = {}
+    for p in procs:
+        for ev in p.events:
+            d = planes.setdefault(ev.plane.value, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0,
+                                                   "n_events": 0})
+            d["kerma_rp_gy"] += ev.kerma_rp_gy or 0.0
+            d["kap_gym2"] += ev.kap_gym2 or 0.0
+            d["n_events"] += 1
+        for acc in p.accumulated:
+            d = planes.setdefault(acc.plane.value, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0,
+                                                    "n_events": 0})
+            for key, val in (("reported_kerma_rp_gy", acc.kerma_rp_total_gy),
+                             ("reported_kap_gym2", acc.kap_total_gym2)):
+                if val is not None:
+                    d[key] = d.get(key, 0.0) + val
+    k = sum(d["kerma_rp_gy"] for d in planes.values())
+    kap = sum(d["kap_gym2"] for d in planes.values())
+    total: dict[str, Any] = {"kerma_rp_gy": k, "kap_gym2": kap,
+                             "n_events": sum(d["n_events"] for d in planes.values())}
+    rep_k = [d["reported_kerma_rp_gy"] for d in planes.values() if "reported_kerma_rp_gy" in d]
+    rep_kap = [d["reported_kap_gym2"] for d in planes.values() if "reported_kap_gym2" in d]
+    total["reported_kerma_rp_gy"] = sum(rep_k) if rep_k else None
+    total["reported_kap_gym2"] = sum(rep_kap) if rep_kap else None
+    skin = {"psd_gy": psd, "reference_point_estimate_gy": rp_estimate,
+            "psd_over_kerma_rp": (psd / k) if (psd is not None and k > 0) else None}
+    return {"planes": planes, "total": total, "skin": skin}
+
+
+def _procedure_summary(p: Procedure) -> dict[str, Any]:
+    return {
+        "source": p.source,
+        "device": p.device.to_dict(),
+        "patient": p.patient.to_dict(),
+        "study": p.study.to_dict(),
+        "n_events": p.n_events,
+    }
+
+
+class _CallableModule(type(sys)):  # type: ignore[misc]
+    """Importing ``skindose.compute`` binds the *module* to ``skindose.compute``, shadowing the
+    package's lazy alias to the function; making the module callable keeps
+    ``skindose.compute(procedure)`` working either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SkinDoseMap:
+        return compute(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
