@@ -334,12 +334,19 @@ def test_package_level_alias(plane):
 
 
 def test_summary_is_json_safe(plane):
-    res = compute(procedure([event(0), event(1, a=None)]), plane, Settings(cell_area_cm2=4.0))
+    evs = [event(0), event(1, a=None), event(2, kap_gym2=0.5 * event(2).kap_gym2)]
+    res = compute(procedure(evs), plane, Settings(cell_area_cm2=4.0))
     text = json.dumps(res.summary(), allow_nan=False)
     back = json.loads(text)
     assert back["psd_gy"] == pytest.approx(res.psd_gy)
     assert set(back["areas_above_m2"]) == {"2", "3", "5", "10"}
-    assert back["reference_totals"]["total"]["n_events"] == 2
+    assert back["reference_totals"]["total"]["n_events"] == 3
+    assert back["n_events_skipped"] == 1
+    assert back["kap_check_flagged"] == [[0, 2]]
+    hist = back["dose_area_histogram"]
+    assert hist["area_m2"][0] == pytest.approx(float(plane.areas_mm2.sum()) * 1e-6)
+    assert hist["dose_gy"][-1] == pytest.approx(res.psd_gy)
+    assert res.area_above_m2(0.0) >= res.area_above_m2(1e-3) > 0
 
 
 def test_threads_give_identical_results(adult4):

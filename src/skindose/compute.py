@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from skindose.dosemap import EventResult, SkinDoseMap
+from skindose.dosemap import KAP_CHECK_RANGE, EventResult, SkinDoseMap
 from skindose.rdsr.model import Procedure
 
 __all__ = ["DEFAULT_RP_FIELD_SIDE_CM", "KAP_CHECK_RANGE", "MAX_TIMELINE_POINTS", "compute"]
@@ -51,8 +51,6 @@ __all__ = ["DEFAULT_RP_FIELD_SIDE_CM", "KAP_CHECK_RANGE", "MAX_TIMELINE_POINTS",
 MAX_TIMELINE_POINTS = 64
 #: Field side at the reference point assumed for the BSF when nothing gives it (cm).
 DEFAULT_RP_FIELD_SIDE_CM = 10.0
-#: Accepted range of reported KAP / (K_RP × field area at the RP).
-KAP_CHECK_RANGE = (0.75, 1.25)
 
 _TABLE_FIELDS = ("table_longitudinal_mm", "table_lateral_mm", "table_height_mm")
 _FACTOR_ARRAYS = ("kvp", "cu_mm", "al_mm", "hvl_mm_al", "bsf", "medium_factor", "table_t0",

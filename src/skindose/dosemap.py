@@ -16,6 +16,10 @@ __all__ = ["SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap"]
 
 SUMMARY_SCHEMA_VERSION = "1.0"
 
+#: Accepted range of reported KAP / (K_RP × field area at the RP); outside it an event is
+#: flagged (see :attr:`EventResult.kap_check`).
+KAP_CHECK_RANGE = (0.75, 1.25)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventResult:
@@ -96,7 +100,8 @@ class SkinDoseMap:
     events
         One :class:`EventResult` per input event, in RDSR order (procedures concatenated).
     psd_timeline_gy
-        (m,) float64: PSD after each of m event chunks (cumulative).
+        (m,) float64: PSD after each of m event chunks (cumulative); for a reference-point
+        estimate, the cumulative estimate.
     psd_timeline_event
         (m,) int64: number of events included at each timeline point.
     procedures
@@ -210,6 +215,14 @@ class SkinDoseMap:
             "procedures": _jsonable(list(self.procedures)),
             "psd_timeline": {"events": [int(x) for x in self.psd_timeline_event],
                              "psd_gy": [_f(x) for x in self.psd_timeline_gy]},
+            "dose_area_histogram": self._histogram_dict(),
+            "n_events": len(self.events),
+            "n_events_skipped": sum(1 for e in self.events if e.skipped),
+            "kap_check_flagged": [
+                [e.procedure_index, e.index] for e in self.events
+                if e.kap_check is not None
+                and not KAP_CHECK_RANGE[0] <= e.kap_check <= KAP_CHECK_RANGE[1]
+            ],
             "events": [e.to_dict() for e in self.events],
             "settings": _jsonable(self.settings),
             "provenance": list(self.provenance),
@@ -224,6 +237,10 @@ class SkinDoseMap:
         from skindose.report import save
 
         return save(self, out_dir, beams=beams)
+
+    def _histogram_dict(self, bins: int = 20) -> dict[str, list[float | None]]:
+        levels, area = self.dose_area_histogram(bins)
+        return {"dose_gy": [_f(x) for x in levels], "area_m2": [_f(x) for x in area]}
 
 
 def _f(x: Any) -> float | None:
