@@ -1,0 +1,170 @@
+"""Figures of a SkinDoseMap: non-trivial PNGs, views, timeline levels, beam geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skindose import phantoms
+from skindose.dosemap import EventResult, SkinDoseMap
+from skindose.rdsr.synthetic import example_procedure
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from skindose import plotting  # noqa: E402
+
+N_EVENTS = 8
+
+
+def make_result(phantom=None, *, peak_gy: float = 4.2, device: str = "Siemens",
+                reference_point: bool = False) -> SkinDoseMap:
+    """A SkinDoseMap with a Gaussian hot spot on the upper back, left of the midline."""
+    ph = phantom if phantom is not None else _cylinder()
+    proc = example_procedure(n_events=N_EVENTS)
+    c = ph.centroids
+    hot = np.array([40.0, 0.0, -450.0])
+    back = ph.normals[:, 1] > 0.2
+    dose = np.where(back, peak_gy * np.exp(-((c - hot) ** 2).sum(axis=1) / (2 * 70.0**2)), 0.0)
+    dose[dose < 0.01 * peak_gy] = 0.0
+    events = []
+    for i, ev in enumerate(proc.events):
+        missed = i == 3
+        events.append(EventResult(
+            index=i, procedure_index=0, uid=ev.uid, kerma_rp_gy=ev.kerma_rp_gy,
+            kap_gym2=ev.kap_gym2,
+            entrance_point_mm=None if missed else (40.0 + 5 * i, 0.0, -450.0),
+            entrance_label=None if missed else "upper back, 4 cm left of midline",
+            max_dose_gy=0.0 if missed else 0.1 * (i + 1), skin_factor=None if missed else 1.4,
+            field_side_skin_cm=None if missed else 11.0, kap_check=None if missed else 1.02,
+            skipped="central ray missed the phantom" if missed else None))
+    pd = proc.to_dict()
+    pd["device"]["manufacturer"] = device
+    return SkinDoseMap(
+        phantom=ph, dose_gy=np.zeros(ph.n_cells) if reference_point else dose,
+        events=tuple(events),
+        psd_timeline_gy=np.linspace(dose.max() / N_EVENTS, dose.max(), N_EVENTS),
+        psd_timeline_event=np.arange(1, N_EVENTS + 1), procedures=(pd,),
+        reference_totals={"A": {"kerma_rp_total_gy": 0.1, "kap_total_gym2": 0.002}},
+        settings={"backscatter": True, "medium": "tissue", "thresholds_gy": [2.0, 3.0, 5.0]},
+        provenance=("placement: vendor profile siemens_axiom_artis",),
+        warnings=("event 4: the central ray missed the phantom",),
+        is_reference_point_estimate=reference_point, reference_point_estimate_gy=1.9)
+
+
+_CACHE: dict[str, object] = {}
+
+
+def _cylinder():
+    if "cyl" not in _CACHE:
+        _CACHE["cyl"] = phantoms.cylinder(cell_area_cm2=4.0)
+    return _CACHE["cyl"]
+
+
+def assert_nontrivial_png(path: Path, min_colors: int = 30) -> None:
+    """Decodes, has a sensible size, many distinct colours and is not blank."""
+    import matplotlib.image as mimg
+
+    img = mimg.imread(path)
+    assert img.ndim == 3 and img.shape[0] >= 200 and img.shape[1] >= 300, img.shape
+    rgb = np.round(img[..., :3] * 255).astype(np.int64).reshape(-1, 3)
+    n_colors = len(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]))
+    assert n_colors > min_colors, n_colors
+    assert (rgb != 255).any(axis=1).mean() > 0.05  # more than 5 % non-white pixels
+
+
+@pytest.fixture(scope="module")
+def result() -> SkinDoseMap:
+    return make_result()
+
+
+@pytest.fixture(scope="module")
+def figures(result, tmp_path_factory) -> dict[str, Path]:
+    return plotting.save_figures(result, tmp_path_factory.mktemp("fig"))
+
+
+def test_save_figures_writes_every_figure(figures):
+    assert set(figures) == {"dose_views", "unrolled", "psd_timeline", "beam_geometry"}
+    for path in figures.values():
+        assert_nontrivial_png(path)
+
+
+def test_dose_views_use_the_colour_map_and_mark_the_psd(result):
+    import matplotlib.pyplot as plt
+
+    fig = plotting.plot_dose_views(result)
+    try:
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert any(t.startswith("PSD 4.") for t in texts)  # visible in the posterior view
+        assert "Peak skin dose 4." in fig._suptitle.get_text()
+        assert any("Gy" in ax.get_ylabel() for ax in fig.axes)  # the colour bar
+    finally:
+        plt.close(fig)
+
+
+def test_views_project_as_documented():
+    # a point on the patient's left (+x) appears on the viewer's right from the front
+    tri = np.array([[[100.0, 0.0, 0.0], [100.0, 0.0, 1.0], [101.0, 0.0, 0.0]]])
+    assert plotting._project(tri, "anterior")[0][0, 0, 0] > 0
+    assert plotting._project(tri, "posterior")[0][0, 0, 0] < 0
+    with pytest.raises(ValueError, match="unknown view"):
+        plotting.plot_dose_views(make_result(), views=("top",))
+
+
+def test_unrolled_only_for_cylinders():
+    adult = phantoms.adult(cell_area_cm2=16.0)
+    r = SkinDoseMap(phantom=adult, dose_gy=np.zeros(adult.n_cells), events=(),
+                    psd_timeline_gy=[], psd_timeline_event=[])
+    with pytest.raises(ValueError, match="cylinder"):
+        plotting.plot_unrolled(r)
+
+
+@pytest.mark.parametrize(("peak", "shown"), [(0.5, []), (1.5, [2.0]), (2.7, [2.0, 3.0]),
+                                             (6.0, [2.0, 3.0, 5.0])])
+def test_timeline_levels_only_in_range(peak, shown):
+    import matplotlib.pyplot as plt
+
+    r = make_result(peak_gy=peak)
+    fig = plotting.plot_psd_timeline(r, show_kerma=False)
+    try:
+        ax = fig.axes[0]
+        levels = sorted(t.get_text().strip() for t in ax.texts if t.get_text().strip()
+                        .endswith(" Gy") and not t.get_text().startswith("PSD"))
+        assert levels == sorted(f"{s:g} Gy" for s in shown)
+        assert ax.get_ylim()[1] >= peak
+    finally:
+        plt.close(fig)
+
+
+def test_reference_point_estimate_has_no_map_figures(tmp_path):
+    paths = plotting.save_figures(make_result(reference_point=True), tmp_path)
+    assert "dose_views" not in paths and "unrolled" not in paths
+    assert "psd_timeline" in paths
+
+
+def test_beam_geometry_with_a_beamset(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from skindose.geometry.beams import beams_for
+
+    r = make_result()
+    beams = beams_for(example_procedure(n_events=N_EVENTS), r.phantom)
+    fig = plotting.plot_beam_geometry(r, beams, n_largest=3)
+    try:
+        fig.savefig(tmp_path / "b.png")
+        labels = [t.get_text() for t in fig.legends[0].texts]
+        assert sum(lab.startswith("event ") for lab in labels) == 3
+        assert "event 8" in labels[0] or any(lab.startswith("event 8 ") for lab in labels)
+    finally:
+        plt.close(fig)
+    assert_nontrivial_png(tmp_path / "b.png")
+
+
+def test_format_gy():
+    assert plotting.format_gy(4.2345) == "4.23 Gy"
+    assert plotting.format_gy(12.345) == "12.3 Gy"
+    assert plotting.format_gy(0.05234) == "0.0523 Gy (52.3 mGy)"
+    assert plotting.format_angles(-30.2, 24.6) == "RAO 30° / CRA 25°"
+    assert plotting.format_angles(0.3, -0.2) == "0° / 0°"
