@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
+from skindose.compute import compute
 from skindose.errors import (
     ConfigurationError,
     GeometryError,
@@ -43,7 +44,6 @@ __all__ = [
 
 _LAZY = {
     "read_rdsr": ("skindose.rdsr", "read_rdsr"),
-    "compute": ("skindose.compute", "compute"),
 }
 _SUBMODULES = {"phantoms", "physics", "geometry", "kernel", "rdsr", "vendors", "plotting"}
 

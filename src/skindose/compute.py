@@ -502,15 +502,3 @@ def _procedure_summary(p: Procedure) -> dict[str, Any]:
         "study": p.study.to_dict(),
         "n_events": p.n_events,
     }
-
-
-class _CallableModule(type(sys)):  # type: ignore[misc]
-    """Importing ``skindose.compute`` binds the *module* to ``skindose.compute``, shadowing the
-    package's lazy alias to the function; making the module callable keeps
-    ``skindose.compute(procedure)`` working either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SkinDoseMap:
-        return compute(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
