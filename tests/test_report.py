@@ -162,3 +162,10 @@ def test_report_in_headless_chromium(saved, result, tmp_path):
                     "--hide-scrollbars", url)
     assert run.returncode == 0, run.stderr[-2000:]
     assert_nontrivial_png(shot)
+
+
+def test_every_summary_field_is_documented(result):
+    props = report.SUMMARY_SCHEMA["properties"]
+    assert set(result.summary()) <= set(props), set(result.summary()) - set(props)
+    for key, sub in props.items():
+        assert "type" in sub, key

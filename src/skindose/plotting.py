@@ -422,7 +422,9 @@ def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -
         n = np.concatenate([[0], n])
         psd = np.concatenate([[0.0], psd])
     marker = "o" if n.size <= 60 else None
-    ax.plot(n, psd, color="#0072B2", lw=2.2, marker=marker, ms=4, label="Peak skin dose (map)")
+    what = ("Reference-point estimate (no map)" if result.is_reference_point_estimate
+            else "Peak skin dose (map)")
+    ax.plot(n, psd, color="#0072B2", lw=2.2, marker=marker, ms=4, label=what)
     peak = float(psd.max())
     kerma = _cumulative_kerma(result, n) if show_kerma else None
     if kerma is not None:

@@ -34,6 +34,11 @@ from typing import Any
 import numpy as np
 
 from skindose.dosemap import SUMMARY_SCHEMA_VERSION
+
+try:  # added to dosemap alongside this module; keep working with an older dosemap
+    from skindose.dosemap import KAP_CHECK_RANGE
+except ImportError:  # pragma: no cover
+    KAP_CHECK_RANGE = (0.75, 1.25)
 from skindose.plotting import format_angles, format_gy
 
 __all__ = [
@@ -127,6 +132,18 @@ SUMMARY_SCHEMA: dict[str, Any] = {
                                                    "items": {"type": "integer"}},
                                         "psd_gy": {"type": "array", "items": _NUM_OR_NULL}},
                          "description": "PSD (Gy) after the first events[i] events"},
+        "dose_area_histogram": {
+            "type": "object", "required": ["dose_gy", "area_m2"],
+            "properties": {"dose_gy": {"type": "array", "items": _NUM_OR_NULL},
+                           "area_m2": {"type": "array", "items": _NUM_OR_NULL}},
+            "description": "cumulative: skin area (m²) at or above each dose level (Gy)"},
+        "n_events": {"type": "integer"},
+        "n_events_skipped": {"type": "integer",
+                             "description": "events that gave no map contribution"},
+        "kap_check_flagged": {"type": "array",
+                              "items": {"type": "array", "items": {"type": "integer"}},
+                              "description": "[procedure_index, index] of events whose "
+                                             "KAP check is outside KAP_CHECK_RANGE"},
         "events": {"type": "array", "items": _EVENT_SCHEMA},
         "settings": {**_OBJ, "description": "Settings used"},
         "provenance": {"type": "array", "items": {"type": "string"},
@@ -431,7 +448,7 @@ def _event_rows(result: Any) -> str:
         kap_cm2 = None if e.kap_gym2 is None else e.kap_gym2 * 1e4
         kerma_mgy = None if e.kerma_rp_gy is None else e.kerma_rp_gy * 1e3
         check = _num(e.kap_check, "{:.2f}")
-        if e.kap_check is not None and not 0.75 <= e.kap_check <= 1.25:
+        if e.kap_check is not None and not KAP_CHECK_RANGE[0] <= e.kap_check <= KAP_CHECK_RANGE[1]:
             check = f"<strong>{check} ⚠</strong>"
         number = f"{e.procedure_index + 1}.{e.index + 1}" if multi else f"{e.index + 1}"
         cls = " class='skip'" if e.skipped else ""
@@ -561,7 +578,8 @@ def write_report(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
     parts.append("<h2>Events</h2><p class='muted'>Numbered from 1 in RDSR order. Angles: "
                  "LAO/RAO, CRA/CAU as reported. K<sub>RP</sub>: air kerma at the reference "
                  "point. KAP check: reported KAP / (K<sub>RP</sub> × field area at the "
-                 "reference point); outside 0.75–1.25 is flagged ⚠.</p>" + _event_rows(result))
+                 f"reference point); outside {KAP_CHECK_RANGE[0]:g}–{KAP_CHECK_RANGE[1]:g} is "
+                 "flagged ⚠.</p>" + _event_rows(result))
     parts.append("<h2>Assumptions</h2>" + _list(result.provenance))
     parts.append("<h2>Warnings</h2>" + _list(result.warnings, cls="warn"))
     ph = result.phantom
