@@ -45,8 +45,8 @@ def test_inspect_text_and_json(small_rdsr):
 
 
 def test_inspect_does_not_load_numba(small_rdsr):
-    code = ("import sys; from skindose import cli; cli.main(['inspect', %r]); "
-            "print('NUMBA' if 'numba' in sys.modules else 'NO-NUMBA')" % str(small_rdsr))
+    code = (f"import sys; from skindose import cli; cli.main(['inspect', {str(small_rdsr)!r}]); "
+            "print('NUMBA' if 'numba' in sys.modules else 'NO-NUMBA')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip().endswith("NO-NUMBA")
 
