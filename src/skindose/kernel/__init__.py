@@ -77,6 +77,7 @@ hash of the triangle array (Python-side only: jitted code reads no globals).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -147,6 +148,7 @@ class Accel:
 
 
 _ACCEL_CACHE: OrderedDict[bytes, Accel] = OrderedDict()
+_ACCEL_LOCK = threading.Lock()
 
 
 def _float_array(name: str, x: ArrayLike, shape: tuple[int | None, ...]) -> NDArray[np.float64]:
@@ -248,14 +250,16 @@ def _accel_for(tri: NDArray[np.float64], accel: Accel | None) -> Accel:
             raise GeometryError(msg)
         return accel
     key = _triangle_key(tri)
-    hit = _ACCEL_CACHE.get(key)
-    if hit is not None:
-        _ACCEL_CACHE.move_to_end(key)
-        return hit
-    built = _prepare(tri, key)
-    _ACCEL_CACHE[key] = built
-    while len(_ACCEL_CACHE) > _CACHE_SIZE:
-        _ACCEL_CACHE.popitem(last=False)
+    with _ACCEL_LOCK:  # the only shared state: callers from several threads may meet here
+        hit = _ACCEL_CACHE.get(key)
+        if hit is not None:
+            _ACCEL_CACHE.move_to_end(key)
+            return hit
+    built = _prepare(tri, key)  # built outside the lock; a rare duplicate build is harmless
+    with _ACCEL_LOCK:
+        _ACCEL_CACHE[key] = built
+        while len(_ACCEL_CACHE) > _CACHE_SIZE:
+            _ACCEL_CACHE.popitem(last=False)
     return built
 
 
