@@ -76,6 +76,7 @@ hash of the triangle array (Python-side only: jitted code reads no globals).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
@@ -149,6 +150,7 @@ class Accel:
 
 _ACCEL_CACHE: OrderedDict[bytes, Accel] = OrderedDict()
 _ACCEL_LOCK = threading.Lock()
+_WORKQUEUE_LOCK = threading.Lock()
 
 
 def _float_array(name: str, x: ArrayLike, shape: tuple[int | None, ...]) -> NDArray[np.float64]:
@@ -239,6 +241,21 @@ def _prepare(tri: NDArray[np.float64], key: bytes, leaf_size: int = LEAF_SIZE) -
         cluster_start=_readonly(cluster_start),
         cluster_perm=_readonly(cluster_perm),
     )
+
+
+def _parallel_guard():
+    """Serialise parallel kernel calls when Numba runs on its 'workqueue' threading layer.
+
+    Numba's workqueue layer is not safe for concurrent parallel calls from several Python
+    threads (the omp and tbb layers are); a dashboard calling ``compute`` from several threads
+    must not crash, so calls then take turns. Before the first parallel call the layer is not
+    known yet, so that call takes the lock too.
+    """
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        return _WORKQUEUE_LOCK
+    return _WORKQUEUE_LOCK if layer == "workqueue" else contextlib.nullcontext()
 
 
 def _accel_for(tri: NDArray[np.float64], accel: Accel | None) -> Accel:
@@ -419,12 +436,13 @@ def accumulate_dose(
     stacks = np.empty((n_threads, _STACK_SIZE), dtype=np.int64)
     kernel = _numba.accumulate_parallel if parallel else _numba.accumulate_serial
     slab = np.vstack([center, axes, half])
-    kernel(
-        c_sorted, nrm[order], ev, slab, thickness if thickness > 0.0 else 1.0, mpf,
-        bool(inverse_square), bool(occlusion), OCCLUSION_EPS_MM, EVENT_BLOCK,
-        *acc.arrays(), order, acc.cluster_start, _cluster_balls(c_sorted, acc),
-        acc.cluster_perm, out_sorted, emax, stacks,
-    )  # fmt: skip
+    with _parallel_guard() if parallel else contextlib.nullcontext():
+        kernel(
+            c_sorted, nrm[order], ev, slab, thickness if thickness > 0.0 else 1.0, mpf,
+            bool(inverse_square), bool(occlusion), OCCLUSION_EPS_MM, EVENT_BLOCK,
+            *acc.arrays(), order, acc.cluster_start, _cluster_balls(c_sorted, acc),
+            acc.cluster_perm, out_sorted, emax, stacks,
+        )  # fmt: skip
     out[order] = out_sorted
     if event_max is not None:
         event_max[:] = emax.max(axis=0)
