@@ -483,5 +483,7 @@ def first_hit_distance(
     idx = np.full(o.shape[0], -1, dtype=np.int64)
     if o.shape[0] == 0 or tri.shape[0] == 0:
         return t, idx
-    _numba.first_hit(o, d, *_accel_for(tri, accel).arrays(), t, idx)
+    arrays = _accel_for(tri, accel).arrays()
+    with _parallel_guard():
+        _numba.first_hit(o, d, *arrays, t, idx)
     return t, idx
