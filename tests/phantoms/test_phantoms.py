@@ -540,3 +540,100 @@ def test_label_of_every_region_is_readable(ref_adult):
     for i in rng.choice(ref_adult.n_cells, size=300, replace=False):
         text = ref_adult.label(int(i))
         assert text and text == text.strip() and "_" not in text
+
+
+# -- cell shape ---------------------------------------------------------------------------------
+def aspect_ratios(triangles: np.ndarray) -> np.ndarray:
+    """Longest edge / (2 sqrt(3) inradius): 1 for an equilateral triangle, large for slivers."""
+    e = np.linalg.norm(triangles - np.roll(triangles, -1, axis=1), axis=2)  # (n, 3) edges
+    cross = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    area = 0.5 * np.linalg.norm(cross, axis=1)
+    inradius = area / (0.5 * e.sum(axis=1))
+    return e.max(axis=1) / (2 * math.sqrt(3) * inradius)
+
+
+@pytest.mark.parametrize("cell", [1.0, 4.0])
+@pytest.mark.parametrize(
+    "make",
+    [
+        phantoms.adult,
+        phantoms.cylinder,
+        phantoms.plane,
+        lambda cell_area_cm2: phantoms.adult(1.90, 110.0, cell_area_cm2=cell_area_cm2),
+        lambda cell_area_cm2: phantoms.adult(1.50, 45.0, cell_area_cm2=cell_area_cm2),
+        lambda cell_area_cm2: phantoms.cylinder(300.0, 60.0, 800.0, cell_area_cm2=cell_area_cm2),
+    ],
+    ids=["adult", "cylinder", "plane", "adult-190-110", "adult-150-45", "flat-cylinder"],
+)
+def test_cells_are_near_isotropic(make, cell):
+    """No slivers: the cells are near-equilateral or near-square halves, not long strips."""
+    p = make(cell_area_cm2=cell)
+    ar = aspect_ratios(p.triangles)
+    assert np.median(ar) < 1.6, np.median(ar)
+    assert np.percentile(ar, 95) < 3.0, np.percentile(ar, 95)
+    assert np.percentile(ar, 99.5) < 6.0, np.percentile(ar, 99.5)
+    if p.name == "plane" or p.spec["parameters"].get("semi_axis_y_mm") == 100.0:
+        # cells of the requested order where the shape allows it (not needlessly tiny)
+        assert np.median(p.areas_mm2) > 0.25 * cell * 100
+
+
+def test_adult_cells_near_isotropic_at_fine_size():
+    ar = aspect_ratios(phantoms.adult(cell_area_cm2=0.25).triangles)
+    assert np.percentile(ar, 95) < 3.0
+
+
+def test_adult_cell_area_distribution(ref_adult):
+    """At 1 cm² the cells are ~0.1-1 cm²: as large as the 0.25 mm chord rule allows."""
+    a = ref_adult.areas_mm2
+    assert 30.0 < np.median(a) <= 100.0
+    assert np.percentile(a, 5) > 5.0
+    assert 25_000 < ref_adult.n_cells < 60_000
+
+
+def test_adult_vertices_on_closed_form_surfaces(ref_adult):
+    """Shape error: the reference vertices on the trunk, a leg and an arm lie on the
+    closed-form surface (float32 storage), and the facets stay within 1 mm of it."""
+    from skindose.phantoms._spec import adult_layout
+
+    lay = adult_layout()
+    coarse = phantoms.adult(cell_area_cm2=4.0)  # the shipped reference, not bisected
+    v = np.asarray(coarse.mesh.vertices)
+    # trunk: elliptic cylinder, away from the shoulders, arms and hips
+    a, b = lay["trunk"]["semi_axes"]
+    z_lo, z_hi = lay["trunk"]["z_range"]
+    sel = (v[:, 2] < z_hi - 150) & (v[:, 2] > z_lo + 150) & (np.abs(v[:, 0]) <= a + 1e-3)
+    rel = np.sqrt((v[sel, 0] / a) ** 2 + ((v[sel, 1] + b) / b) ** 2)
+    assert sel.sum() > 500
+    assert (np.abs(rel - 1) * np.hypot(v[sel, 0], v[sel, 1] + b)).max() < 0.01
+    # right lower leg: oblique cone whose posterior line lies on the table
+    lg = lay["legs"]
+    (zb, zt), (rt, rb) = lg["z_range"], lg["radii"]
+    sel = (v[:, 2] < -1300) & (v[:, 2] > zb + 1) & (v[:, 0] < -lg["axis_x"] + 60)
+    r = rb + (rt - rb) * (v[sel, 2] - zb) / (zt - zb)
+    d = np.hypot(v[sel, 0] + lg["axis_x"], v[sel, 1] + r) - r
+    assert sel.sum() > 200 and np.abs(d).max() < 0.01
+    # left forearm: the cone between the shoulder and hand spheres
+    am = lay["arms"]
+    (r0, r1), zs, zh = am["radii"], am["z_shoulder"], am["z_hand"]
+    sel = (v[:, 0] > a + 2.0) & (v[:, 2] < zs - 200) & (v[:, 2] > zh + 100)
+    rho = np.hypot(v[sel, 0] - am["axis_x"], v[sel, 1] - am["center_y"])
+    beta = math.asin((r0 - r1) / (zs - zh))
+    # distance to the cone surface: radial excess times cos(beta), shifted along the axis
+    r_axis = r1 / math.cos(beta) + (v[sel, 2] - zh) * math.tan(beta)
+    d = (rho - r_axis) * math.cos(beta)
+    assert sel.sum() > 200 and np.abs(d).max() < 0.01
+    # facet centroids: no chord more than 1 mm inside the trunk wall
+    c = ref_adult.centroids
+    sel = (c[:, 2] < z_hi - 150) & (c[:, 2] > z_lo + 150) & (np.abs(c[:, 0]) < a - 1)
+    sel &= np.abs(ref_adult.normals[:, 2]) < 0.1
+    rel = np.sqrt((c[sel, 0] / a) ** 2 + ((c[sel, 1] + b) / b) ** 2)
+    assert sel.sum() > 1000
+    assert ((1 - rel) * np.hypot(c[sel, 0], c[sel, 1] + b)).max() < 0.5
+
+
+def test_reference_mesh_records_its_quality():
+    with np.load(DATA_DIR / "adult_reference.npz") as npz:
+        meta = json.loads(str(npz["meta"]))
+        ar = aspect_ratios(npz["vertices"].astype(np.float64)[npz["faces"]])
+    assert meta["checks"]["aspect_ratio"]["p95"] == pytest.approx(np.percentile(ar, 95), rel=1e-3)
+    assert np.percentile(ar, 95) < 2.0

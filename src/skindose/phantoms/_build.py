@@ -16,7 +16,13 @@ import trimesh
 from numpy.typing import ArrayLike, NDArray
 
 from skindose.errors import GeometryError
-from skindose.phantoms._mesh import ellipse_ring, loft, refine_to_area
+from skindose.phantoms._mesh import (
+    box_grid,
+    ellipse_points,
+    elliptic_cylinder,
+    refine_to_area,
+    snap_float32,
+)
 from skindose.phantoms._phantom import Phantom, check_closed
 from skindose.phantoms._spec import (
     DATA,
@@ -61,7 +67,9 @@ def plane(
 
     The slab spans x in [-width/2, width/2], y in [-thickness, 0], z in [-length, 0] (patient
     frame, mm). Defaults (``phantoms/plane.toml``): 400 × 1200 × 10 mm, after PySkinDose's
-    120 × 40 cm plane.
+    120 × 40 cm plane. Each face is a regular grid of near-square rectangles (side at most
+    sqrt(2 · cell area)), each cut into two right triangles: cells of nearly the requested
+    area, aspect ratio ~1.4, no slivers.
 
     Parameters
     ----------
@@ -81,13 +89,12 @@ def plane(
     ln = float(d["length_mm"] if length_mm is None else length_mm)
     t = float(d["thickness_mm"] if thickness_mm is None else thickness_mm)
     check_positive(width_mm=w, length_mm=ln, thickness_mm=t)
-    box = trimesh.creation.box(
-        extents=(w, t, ln),
-        transform=trimesh.transformations.translation_matrix((0, -t / 2, -ln / 2)),
-    )
-    v, f = refine_to_area(
-        np.asarray(box.vertices), np.asarray(box.faces), _max_area_mm2(cell_area_cm2)
-    )
+    # near-square rectangles of side <= sqrt(2 A), each cut into two right triangles of area <= A
+    side = math.sqrt(2.0 * _max_area_mm2(cell_area_cm2))
+    div = tuple(max(1, math.ceil(x / side)) for x in (w, t, ln))
+    v, f = box_grid((-w / 2, -t, -ln), (w / 2, 0.0, 0.0), div)
+    v = snap_float32(v, (0.0, -t / 2))
+    v, f = refine_to_area(v, f, _max_area_mm2(cell_area_cm2))  # guards rounding only
     centre = (0.0, -t / 2, -ln / 2)
     names = ("head", "neck", "chest", "heart", "abdomen", "pelvis", "trunk", "legs")
     landmarks = {k: centre for k in (*names, "left_arm", "right_arm", "left_leg", "right_leg")}
@@ -117,7 +124,11 @@ def cylinder(
 
     Axis at x = 0, y = -semi_axis_y (the posterior surface touches y = 0), from z = 0 (top) to
     z = -length. Defaults (``phantoms/cylinder.toml``): semi-axes 200 × 100 mm, 1500 mm long
-    (PySkinDose's cylinder; the MIRD trunk cross-section).
+    (PySkinDose's cylinder; the MIRD trunk cross-section). The wall is cut into near-square
+    cells (two right triangles each) whose side follows the curvature: at most
+    sqrt(2 · cell area), and small enough that no chord lies more than 0.25 mm inside the
+    ellipse (so the flat front and back get larger cells than the curved sides); the flat ends
+    are triangular lattices. Vertices are float32-exact (lossless STL/PLY export).
 
     Parameters
     ----------
@@ -141,14 +152,19 @@ def cylinder(
     ln = float(d["length_mm"] if length_mm is None else length_mm)
     check_positive(semi_axis_x_mm=a, semi_axis_y_mm=b, length_mm=ln)
     max_area = _max_area_mm2(cell_area_cm2)
-    # chords at most 10 mm, within the cell size, and never more than 0.25 mm inside the
-    # ellipse where it is most curved (radius min(a, b)² / max(a, b))
-    r_min = min(a, b) ** 2 / max(a, b)
-    chord = min(math.sqrt(max_area), 10.0, math.sqrt(8.0 * r_min * 0.25))
-    n = max(64, 4 * math.ceil(ellipse_perimeter(a, b) / chord / 4))
-    rings = [ellipse_ring(a, b, n, center=(0.0, -b), z=z) for z in (-ln, 0.0)]
-    v, f = loft(rings)
-    v, f = refine_to_area(v, f, max_area)
+    # near-square cells (two right triangles of area <= max_area per quad) whose side follows
+    # the curvature: never more than 0.25 mm inside the ellipse (chord sqrt(8 R 0.25) for the
+    # local radius of curvature R), so the flat front and back get larger cells than the sides
+    side = 0.995 * math.sqrt(2.0 * max_area)  # margin: cells stay <= max_area in float32
+
+    def size(radius):
+        return np.minimum(side, np.sqrt(8.0 * 0.25 * radius))
+
+    cap = 0.995 * math.sqrt(4.0 * max_area / math.sqrt(3.0))  # equilateral, area < max_area
+    v, f = elliptic_cylinder(a, b, (0.0, -b), (-ln, 0.0), size, cap_size=cap)
+    v = snap_float32(v, (0.0, -b))  # exports to float32 formats without change
+    n = len(ellipse_points(a, b, size))
+    v, f = refine_to_area(v, f, max_area)  # the caps' rim cells may exceed it: bisect those
     frac = proportional_landmarks()
     landmarks = {k: (0.0, -b, -fz * ln) for k, fz in frac.items()}
     for key, sign in (("left_arm", 1), ("right_arm", -1), ("left_leg", 1), ("right_leg", -1)):
@@ -205,6 +221,9 @@ def adult(
     ``phantoms/adult.toml``. The body is one watertight surface (a
     boolean union generated offline by ``phantoms/generate.py`` and shipped as package data),
     scaled here to the patient and refined until every cell is at most ``cell_area_cm2``.
+    The shipped surface is tessellated near-isotropically (cells of at most ~3 cm², smaller
+    where the curvature needs it; median aspect ratio ~1.03), and the refinement is
+    longest-edge bisection, which keeps that quality: no sliver cells at any size.
 
     Scaling (physics.md §8.4): z by H/H_ref, x and y by sqrt((M/M_ref)/(H/H_ref)), so lengths
     follow the height and the volume follows the mass. Reference: 1.76 m, 73 kg.
