@@ -4,6 +4,7 @@ threads, accumulation, reference-point estimate) and the SkinDoseMap summary."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import threading
@@ -14,6 +15,7 @@ import pytest
 import skindose as sd
 from skindose import phantoms
 from skindose.compute import compute
+from skindose.dosemap import SkinDoseMap
 from skindose.rdsr import read_rdsr
 from skindose.rdsr.model import EventType, IrradiationEvent, Patient
 from skindose.rdsr.model import PatientOrientation as PO
@@ -258,6 +260,8 @@ def test_reference_point_estimate_without_angles(plane):
     assert any("3 of 3 events, 100.0% of K_RP, could not be mapped" in w for w in res.warnings)
     assert any("reference-point estimate" in w for w in res.warnings)
     assert res.summary()["psd_gy"] == pytest.approx(0.06)
+    assert res.beams == (None,)  # nothing placed
+    assert res.psd_averaged_gy(1.0) == res.psd_gy  # the estimate, not a map average
     # with corrections on, the estimate is larger (BSF, f > 1; table left out: T = 1)
     on = compute(procedure(evs), plane, Settings())
     assert on.psd_gy > 1.2 * 0.06
@@ -281,6 +285,8 @@ def test_skipped_events_are_reported_not_dropped(plane):
     assert "unusable" in res.events[1].skipped
     assert res.events[2].skipped == "no positioner angles"
     assert any("2 of 3 events, 40.0% of K_RP, could not be mapped" in w for w in res.warnings)
+    # the kept beams are those of the mapped events only
+    assert len(res.beams) == 1 and res.beams[0].event_index.tolist() == [0]
 
 
 def test_kap_check_flags_inconsistent_event(plane):
@@ -314,6 +320,12 @@ def test_accumulation_adds_maps_and_warns_on_patient_id(plane):
     np.testing.assert_allclose(both.dose_gy, r1.dose_gy + r2.dose_gy, rtol=1e-12, atol=0)
     assert [e.procedure_index for e in both.events] == [0, 1]
     assert any("different patient IDs" in w for w in both.warnings)
+    # one BeamSet per procedure, indexed like EventResult.procedure_index / index
+    assert len(both.beams) == 2
+    for e in both.events:
+        bs = both.beams[e.procedure_index]
+        assert e.index in bs.event_index.tolist()
+    np.testing.assert_allclose(both.beams[1].source, r2.beams[0].source)
     assert both.reference_totals["total"]["kerma_rp_gy"] == pytest.approx(0.03)
 
 
@@ -405,3 +417,93 @@ def test_real_files_present():
 def test_patient_unused_fields_roundtrip():
     # Patient() has no required fields: a procedure without size still gets a phantom
     assert Patient().height_m is None
+
+
+# ---------------------------------------------------------------------------- stored beams
+
+
+def test_compute_keeps_the_placed_beams_out_of_the_summary(plane):
+    res = compute(procedure([event(0), event(1, a=30.0)]), plane, BARE)
+    (bs,) = res.beams
+    assert bs.n_beams == 2 and bs.event_index.tolist() == [0, 1]
+    # the stored central ray meets the skin where the event's entrance point says
+    for e in res.events:
+        r = int(np.flatnonzero(bs.event_index == e.index)[0])
+        p = np.asarray(e.entrance_point_mm) - bs.source[r]
+        assert np.linalg.norm(np.cross(p, bs.w[r])) < 1e-6 * np.linalg.norm(p)
+    assert "beams" not in res.summary()
+    json.dumps(res.summary(), allow_nan=False)
+    # a map built directly has none, and still works
+    direct = SkinDoseMap(phantom=plane, dose_gy=res.dose_gy, events=res.events,
+                            psd_timeline_gy=[], psd_timeline_event=[])
+    assert direct.beams == ()
+
+
+# ---------------------------------------------------------------------------- area-averaged PSD
+
+
+def _map(phantom, dose):
+    return SkinDoseMap(phantom=phantom, dose_gy=dose, events=(), psd_timeline_gy=[],
+                          psd_timeline_event=[])
+
+
+def test_psd_averaged_uniform_field_equals_psd(adult4):
+    res = _map(adult4, np.full(adult4.n_cells, 2.5))
+    for area in (0.5, 1.0, 10.0, 100.0):
+        assert res.psd_averaged_gy(area) == pytest.approx(res.psd_gy, rel=1e-12)
+    s = res.summary()
+    assert s["psd_1cm2_gy"] == pytest.approx(2.5) and s["psd_10cm2_gy"] == pytest.approx(2.5)
+    assert _map(adult4, np.zeros(adult4.n_cells)).psd_averaged_gy(1.0) == 0.0
+    with pytest.raises(ValueError, match="positive"):
+        res.psd_averaged_gy(0.0)
+
+
+def test_psd_averaged_single_hot_cell():
+    """One hot cell of area a_h and dose D in zeros: the only centre is that cell, and its mean
+    is D a_h / A(r), A(r) the area of the same-side cells whose centroids lie within r.
+
+    Tolerance: every point of a cell lies within the cell's diameter δ of its centroid, so all
+    cells counted lie inside the disc of radius r + δ, and every point of the face within r - δ
+    of the hot centroid belongs to a counted cell. On a flat face, π(r - δ)² <= A(r) <=
+    π(r + δ)². The back face, 10 mm behind, lies within r but faces the other way (180°) and
+    must not count.
+    """
+    ph = phantoms.plane(width_mm=80.0, length_mm=80.0, thickness_mm=10.0, cell_area_cm2=0.02)
+    c = ph.centroids
+    back = np.flatnonzero(ph.normals[:, 1] > 0.99)  # posterior face, y = 0
+    hot = int(back[np.argmin(np.hypot(c[back, 0], c[back, 2] + 40.0))])
+    D = 3.0
+    dose = np.zeros(ph.n_cells)
+    dose[hot] = D
+    res = _map(ph, dose)
+    tri = ph.triangles
+    delta = float(np.linalg.norm(tri[:, [0, 1, 2]] - tri[:, [1, 2, 0]], axis=2).max())
+    a_h = float(ph.areas_mm2[hot])
+    for area_cm2 in (1.0, 10.0):
+        r = math.sqrt(area_cm2 * 100.0 / math.pi)
+        got = res.psd_averaged_gy(area_cm2)
+        lo = D * a_h / (math.pi * (r + delta) ** 2)
+        hi = D * a_h / (math.pi * max(r - delta, 0.0) ** 2) if r > delta else D
+        assert lo <= got <= hi, (area_cm2, lo, got, hi)
+        # and exactly the brute-force definition
+        near = np.linalg.norm(c - c[hot], axis=1) <= r
+        same = ph.normals @ ph.normals[hot] >= 0.5
+        assert got == pytest.approx(D * a_h / ph.areas_mm2[near & same].sum(), rel=1e-12)
+        assert (near & ~same).any() or area_cm2 < 5  # the back face was in reach at 10 cm²
+    # the mean over 1 cm² of a cell smaller than 1 cm² is below its dose
+    assert res.psd_averaged_gy(1.0) < res.psd_gy
+
+
+def test_psd_averaged_falls_with_area_for_one_hot_spot(adult4):
+    c = adult4.centroids
+    spot = c[np.argmax(c[:, 1] - 0.2 * np.abs(c[:, 2] + 450.0))]  # on the back
+    dose = 4.0 * np.exp(-((c - spot) ** 2).sum(axis=1) / (2 * 40.0**2))
+    dose[dose < 0.01] = 0.0
+    res = _map(adult4, dose)
+    areas = [0.25, 1.0, 4.0, 10.0, 25.0, 100.0]
+    vals = [res.psd_averaged_gy(a) for a in areas]
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(vals)), vals
+    assert vals[0] <= res.psd_gy and vals[-1] < 0.9 * res.psd_gy
+    s = res.summary()
+    assert s["psd_1cm2_gy"] == pytest.approx(vals[1]) and s["psd_10cm2_gy"] == pytest.approx(
+        vals[3])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,102 @@ def test_beam_geometry_with_a_beamset(tmp_path):
     finally:
         plt.close(fig)
     assert_nontrivial_png(tmp_path / "b.png")
+
+
+def _white_band(path: Path) -> float:
+    """Longest run of all-white pixel rows, as a fraction of the image height."""
+    import matplotlib.image as mimg
+
+    img = mimg.imread(path)[..., :3]
+    white = (img > 0.98).all(axis=(1, 2))
+    best = run = 0
+    for w in white:
+        run = run + 1 if w else 0
+        best = max(best, run)
+    return best / white.size
+
+
+@pytest.fixture(scope="module")
+def with_beams() -> SkinDoseMap:
+    import dataclasses
+
+    from skindose.geometry.beams import beams_for
+
+    r = make_result()
+    return dataclasses.replace(r, beams=(beams_for(example_procedure(n_events=N_EVENTS),
+                                                   r.phantom),))
+
+
+def test_beam_geometry_uses_the_stored_beams(with_beams, tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    r = with_beams
+    fig = plotting.plot_beam_geometry(r, n_largest=4)  # no beams argument: result.beams
+    try:
+        labels = [t.get_text() for t in fig.legends[0].texts]
+        events = [lab for lab in labels if lab.startswith("event ")]
+        assert len(events) == 4
+        # number, projection in words, max dose
+        assert events[0].startswith("event 8 · ") and "max 800 mGy" in events[0]
+        assert all(("LAO" in lab or "RAO" in lab or "0° /" in lab) for lab in events), events
+        assert any("focal spot" in lab for lab in labels)
+        assert {"mattress", "table top"} <= set(labels)
+        feet, side = fig.axes[:2]
+        for ax in (feet, side):
+            # a field polygon per event, the two slab layers
+            assert sum(isinstance(p, Polygon) for p in ax.patches) >= 4 + 2
+        assert feet.get_ylim() == side.get_ylim()
+        # the side view is cropped to the beams, not the whole body
+        zb = r.phantom.bounds[:, 2]
+        assert np.ptp(side.get_xlim()) < 0.8 * (zb[1] - zb[0])
+        # sources drawn: the focal spots lie within the axes
+        bs = r.beams[0]
+        for e in plotting._largest_events(r, 4):
+            src = bs.source[np.flatnonzero(bs.event_index == e.index)[0]]
+            lo, hi = feet.get_xlim(), feet.get_ylim()
+            assert lo[0] <= src[0] <= lo[1] and hi[0] <= -src[1] <= hi[1]
+        fig.savefig(tmp_path / "g.png", dpi=80, facecolor="white", bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    assert_nontrivial_png(tmp_path / "g.png")
+    assert _white_band(tmp_path / "g.png") < 0.1  # no big empty bands
+
+
+def test_save_figures_draws_the_stored_beams(with_beams, tmp_path, monkeypatch):
+    seen = {}
+    real = plotting.plot_beam_geometry
+
+    def spy(result, beams=None, *a, **k):
+        fig = real(result, beams, *a, **k)
+        seen["labels"] = [t.get_text() for t in fig.legends[0].texts]
+        return fig
+
+    monkeypatch.setattr(plotting, "plot_beam_geometry", spy)
+    paths = plotting.save_figures(with_beams, tmp_path)
+    assert "beam_geometry" in paths
+    assert any("focal spot" in lab for lab in seen["labels"])
+
+
+def test_beam_geometry_without_beams_marks_entrances(result):
+    import matplotlib.pyplot as plt
+
+    fig = plotting.plot_beam_geometry(result, n_largest=3)
+    try:
+        labels = [t.get_text() for t in fig.legends[0].texts]
+        assert sum(lab.startswith("event ") for lab in labels) == 3
+        assert not any("focal spot" in lab for lab in labels)
+        assert "entrance points" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.0, 0.0), (40.0, 25.0), (-30.0, -20.0), (90.0, 0.0),
+                                      (-135.0, 10.0)])
+def test_angles_of_direction_invert_the_patient_angles(a, b):
+    ar, br = math.radians(a), math.radians(b)
+    w = np.array([math.sin(ar) * math.cos(br), -math.cos(ar) * math.cos(br), math.sin(br)])
+    assert plotting._angles_of_direction(w) == pytest.approx((a, b), abs=1e-9)
 
 
 def test_format_gy():

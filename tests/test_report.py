@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -130,6 +131,73 @@ def test_html_reference_point_estimate(tmp_path):
     assert "ply" not in paths
     text = paths["report"].read_text(encoding="utf-8")
     assert "No skin dose map" in text and format_gy(1.9) in text
+    # says what is computed: no table factor (T = 1), an upper bound
+    assert text.count(report.RP_ESTIMATE_FORMULA) >= 2
+    assert "× T)" not in text and "table transmission," not in text
+    assert "PSD / Σ" not in text  # no map, no ratio
+
+
+def test_rp_estimate_wording_in_the_schema():
+    d = report.SUMMARY_SCHEMA["properties"]["reference_point_estimate_gy"]["description"]
+    assert "C_cal" in d and "no table attenuation" in d and "upper bound" in d
+
+
+_TOTALS = {
+    "planes": {
+        "A": {"kerma_rp_gy": 0.84, "kap_gym2": 0.0101, "n_events": 5,
+              "reported_kerma_rp_gy": 1.0, "reported_kap_gym2": 0.0100},
+        "B": {"kerma_rp_gy": 1.234, "kap_gym2": 0.005, "n_events": 3},
+    },
+    "total": {"kerma_rp_gy": 2.074, "kap_gym2": 0.0151, "n_events": 8,
+              "reported_kerma_rp_gy": 1.0, "reported_kap_gym2": 0.0100},
+    "skin": {"psd_gy": 4.2, "reference_point_estimate_gy": 1.9, "psd_over_kerma_rp": 2.03},
+}
+
+
+def test_totals_table_is_one_plain_table(tmp_path):
+    import dataclasses
+
+    r = dataclasses.replace(make_result(), reference_totals=_TOTALS)
+    html = report._totals(r)
+    assert html.count("<table") == 1  # not nested
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    assert len(rows) == 1 + 3  # header, A, B, total
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in rows]
+    head = [re.sub("<[^>]+>", " ", c) for c in cells[0]]
+    assert "Events" in head[1] and "over events" in head[2] and "reported" in head[3]
+    assert "KAP" in head[4] and "Gy·cm²" in head[5] and head[6] == "Note"
+    a, b, total = cells[1:]
+    assert a[:6] == ["Plane A", "5", "840 mGy", "1.00 Gy", "101", "100"]
+    assert a[6] == "K<sub>RP</sub>: Σ events is 84 % of the reported total"  # KAP: 1 %, no note
+    assert b[:6] == ["Plane B", "3", "1.23 Gy", "–", "50", "–"] and b[6] == ""
+    assert total[0] == "Total" and total[2] == "2.07 Gy"
+    assert "207 % of the reported total" in total[6] and "KAP: Σ events is 151 %" in total[6]
+    assert f"PSD / Σ K<sub>RP</sub> = {r.psd_gy / 2.074:.2f}" in html
+    # no raw summary keys
+    for raw in ("Psd over kerma rp", "Reported kerma rp", "kerma_rp_gy", "Planes"):
+        assert raw not in html
+    text = report.write_report(r, tmp_path, figures={}).read_text(encoding="utf-8")
+    assert html in text
+
+
+def test_totals_without_reference_totals_use_the_events():
+    import dataclasses
+
+    r = dataclasses.replace(make_result(), reference_totals={})
+    html = report._totals(r)
+    k = sum(e.kerma_rp_gy for e in r.events)
+    assert "<th>Total</th>" in html and report._kerma_text(k) in html
+
+
+def test_psd_box_shows_the_area_averaged_psd(saved, result):
+    text = saved["report"].read_text(encoding="utf-8")
+    box = text[text.index("<div class='psd'>"):text.index("<h2>")]
+    a1, a10 = result.psd_averaged_gy(1.0), result.psd_averaged_gy(10.0)
+    assert a10 <= a1 <= result.psd_gy
+    assert f"Averaged over 1 cm²: <strong>{format_gy(a1)}</strong>" in box
+    assert f"over 10 cm²: <strong>{format_gy(a10)}</strong>" in box
+    d = json.loads(saved["summary"].read_text(encoding="utf-8"))
+    assert d["psd_1cm2_gy"] == pytest.approx(a1) and d["psd_10cm2_gy"] == pytest.approx(a10)
 
 
 def _browser() -> str | None:

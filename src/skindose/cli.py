@@ -271,10 +271,14 @@ def _headline(result) -> str:
     lines = []
     if result.is_reference_point_estimate:
         lines.append(f"reference-point estimate (no map: geometry not available): "
-                     f"{_gy(result.psd_gy)} (upper bound: Σ K_RP × BSF × f, no table)")
+                     f"{_gy(result.psd_gy)} (Σ K_RP × BSF × f × C_cal, no table attenuation: "
+                     "an upper bound)")
     else:
-        lines.append(f"peak skin dose: {_gy(result.psd_gy)}"
-                     + (f" at {loc['label']}" if loc else ""))
+        lines.append(f"PSD {_gy(result.psd_gy)} (max cell); "
+                     f"{_gy(s.get('psd_1cm2_gy'))} averaged over 1 cm², "
+                     f"{_gy(s.get('psd_10cm2_gy'))} over 10 cm²")
+        if loc:
+            lines.append(f"  at {loc['label']}")
         for t, a in s["areas_above_m2"].items():
             lines.append(f"  area ≥ {t} Gy: {a * 1e4:.1f} cm²")
     tot = s["reference_totals"].get("total", {})

@@ -224,6 +224,8 @@ def compute(
         is_reference_point_estimate=is_rp,
         reference_point_estimate_gy=rp_total,
         version=__version__,
+        beams=tuple(p.beams if p.beams is not None and p.beams.n_beams else None
+                    for p in prepared),
     )
 
 

@@ -14,11 +14,14 @@ import numpy as np
 
 __all__ = ["SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap"]
 
-SUMMARY_SCHEMA_VERSION = "1.0"
+SUMMARY_SCHEMA_VERSION = "1.1"  # 1.1: psd_1cm2_gy, psd_10cm2_gy
 
 #: Accepted range of reported KAP / (K_RP × field area at the RP); outside it an event is
 #: flagged (see :attr:`EventResult.kap_check`).
 KAP_CHECK_RANGE = (0.75, 1.25)
+
+#: Cells whose normals differ by more than 60° are not averaged together.
+_SAME_SIDE_COS = 0.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,9 +119,15 @@ class SkinDoseMap:
         Every warning from reading, geometry, physics and the kernel.
     is_reference_point_estimate
         True when no map could be made (geometry-poor RDSR): ``reference_point_estimate_gy``
-        then holds the conservative estimate Σ K_RP × BSF × f × T.
+        then holds the conservative estimate Σ K_RP × BSF × f × C_cal with no table
+        attenuation (an upper bound).
     reference_point_estimate_gy
         The conservative reference-point estimate (also computed alongside real maps).
+    beams
+        The placed :class:`~skindose.geometry.beams.BeamSet` of each input procedure, in input
+        order (None for a procedure with no placed beam); ``beams[e.procedure_index]`` holds the
+        beams of event ``e`` (its ``event_index`` is ``e.index``). Empty for a map built
+        directly. Used by the beam-geometry figure; not part of :meth:`summary`.
     """
 
     phantom: Any
@@ -134,6 +143,7 @@ class SkinDoseMap:
     is_reference_point_estimate: bool = False
     reference_point_estimate_gy: float | None = None
     version: str = ""
+    beams: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         d = np.array(self.dose_gy, dtype=np.float64, copy=True).reshape(-1)
@@ -142,6 +152,7 @@ class SkinDoseMap:
                              f"{self.phantom.n_cells}")
         d.setflags(write=False)
         object.__setattr__(self, "dose_gy", d)
+        object.__setattr__(self, "beams", tuple(self.beams or ()))
         for name, dt in (("psd_timeline_gy", np.float64), ("psd_timeline_event", np.int64)):
             a = np.array(getattr(self, name), dtype=dt, copy=True).reshape(-1)
             a.setflags(write=False)
@@ -172,6 +183,60 @@ class SkinDoseMap:
         p = self.phantom.centroids[cell]
         return {"point_mm": [float(x) for x in p], "label": self.phantom.label(cell),
                 "cell": cell}
+
+    def psd_averaged_gy(self, area_cm2: float) -> float:
+        """Peak skin dose averaged over a skin area of ``area_cm2`` (Gy).
+
+        Clinical practice reports the PSD as the mean over about 1 cm² (sometimes 10 cm²);
+        cells smaller than that make :attr:`psd_gy` a point value. For each dosed cell c, the
+        area-weighted mean dose of every cell whose centroid lies within r = √(area / π) of c's
+        centroid (straight-line distance) and whose normal is within 60° of c's normal (so the
+        front and back of a thin part, or an arm and the trunk beside it facing another way,
+        are not mixed); the result is the largest of those means. Cells with no dose are
+        counted in the means but are not centres.
+
+        The value is at most :attr:`psd_gy` and equals it for a uniform field. It falls as the
+        area grows for a single hot spot, but need not in general (two hot spots a little
+        more than 2r apart can be covered together by a larger disc). For a reference-point
+        estimate (no map) the estimate itself is returned: it assumes one field-sized patch of
+        skin received every event.
+
+        Parameters
+        ----------
+        area_cm2
+            Averaging area in cm² (> 0).
+        """
+        from scipy.spatial import cKDTree
+
+        area_cm2 = float(area_cm2)
+        if not area_cm2 > 0 or not math.isfinite(area_cm2):
+            raise ValueError(f"area_cm2 must be a positive number, not {area_cm2!r}")
+        if self.is_reference_point_estimate:
+            return self.psd_gy
+        d = self.dose_gy
+        centres = np.flatnonzero(d > 0)
+        if centres.size == 0:
+            return 0.0
+        ph = self.phantom
+        c = np.asarray(ph.centroids, dtype=np.float64)
+        nrm = np.asarray(ph.normals, dtype=np.float64)
+        a = np.asarray(ph.areas_mm2, dtype=np.float64)
+        r = math.sqrt(area_cm2 * 100.0 / math.pi)  # mm
+        # candidates: cells in the dosed cells' bounding box grown by r
+        lo, hi = c[centres].min(axis=0) - r, c[centres].max(axis=0) + r
+        cells = np.flatnonzero(((c >= lo) & (c <= hi)).all(axis=1))
+        pairs = cKDTree(c[cells]).query_pairs(r, output_type="ndarray")  # p < q, each once
+        p, q = cells[pairs[:, 0]], cells[pairs[:, 1]]
+        keep = np.einsum("ij,ij->i", nrm[p], nrm[q]) >= _SAME_SIDE_COS
+        p, q = p[keep], q[keep]
+        # (centre, neighbour) both ways, and each centre with itself; dosed centres only
+        i = np.concatenate([p, q, centres])
+        j = np.concatenate([q, p, centres])
+        dosed = d[i] > 0
+        i, j = i[dosed], j[dosed]
+        num = np.bincount(i, weights=a[j] * d[j], minlength=d.size)[centres]
+        den = np.bincount(i, weights=a[j], minlength=d.size)[centres]
+        return float((num / den).max())
 
     def area_above_m2(self, threshold_gy: float) -> float:
         """Skin area (m²) receiving at least ``threshold_gy``."""
@@ -205,6 +270,8 @@ class SkinDoseMap:
             "software": {"name": "skindose", "version": self.version or __version__},
             "psd_gy": _f(self.psd_gy),
             "psd_location": self.psd_location,
+            "psd_1cm2_gy": _f(self.psd_averaged_gy(1.0)),
+            "psd_10cm2_gy": _f(self.psd_averaged_gy(10.0)),
             "is_reference_point_estimate": self.is_reference_point_estimate,
             "reference_point_estimate_gy": _f(self.reference_point_estimate_gy),
             "areas_above_m2": {f"{t:g}": _f(self.area_above_m2(t)) for t in th},
@@ -232,7 +299,8 @@ class SkinDoseMap:
     def save(self, out_dir: Any, *, beams: Any = None) -> dict[str, Any]:
         """Write summary.json, dose_map.ply/.npz, the PNG figures and report.html to ``out_dir``.
 
-        See :func:`skindose.report.save`; returns the written paths by name.
+        See :func:`skindose.report.save`; returns the written paths by name. The beam-geometry
+        figure draws :attr:`beams` unless ``beams`` is given.
         """
         from skindose.report import save
 

@@ -459,14 +459,17 @@ def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -
 # ----------------------------------------------------------------------------------------------
 # beam geometry
 
-# (screen x, screen y, title, axis labels) of the two panels
+# (screen x, screen y, title, (x label, y label), (left, right) edge words) of the two panels.
+# Both panels have anterior up (screen y = -y), so they share the vertical scale.
 _GEOMETRY_PANELS = (
-    ((1, 0, 0), (0, -1, 0), "Seen from the feet", ("x (mm) - patient left →",
+    ((1, 0, 0), (0, -1, 0), "Seen from the feet", ("x (mm) – patient left →",
                                                     "anterior ↑ (−y, mm)"), ("R", "L")),
-    ((0, 0, 1), (0, -1, 0), "Seen from the patient's left", ("z (mm) - head →",
+    ((0, 0, 1), (0, -1, 0), "Seen from the patient's left", ("z (mm) – head →",
                                                               "anterior ↑ (−y, mm)"),
      ("feet", "head")),
 )
+_MATTRESS_COLOR = "#e8dcc0"
+_TABLE_COLOR = "#9c8a6a"
 
 
 def _largest_events(result: Any, n: int) -> list[Any]:
@@ -497,6 +500,17 @@ def _event_direction(result: Any, e: Any) -> np.ndarray | None:
     return np.array([math.sin(a) * math.cos(b), -math.cos(a) * math.cos(b), math.sin(b)])
 
 
+def _angles_of_direction(w: np.ndarray) -> tuple[float, float]:
+    """Patient-based (primary, secondary) angles in degrees of a central-ray direction in P.
+
+    Inverse of w = (sin a cos b, -cos a cos b, sin b): +primary LAO, +secondary CRA.
+    """
+    w = np.asarray(w, dtype=float)
+    b = math.degrees(math.asin(float(np.clip(w[2], -1.0, 1.0))))
+    a = math.degrees(math.atan2(float(w[0]), float(-w[1])))
+    return a, b
+
+
 def format_angles(primary: float | None, secondary: float | None) -> str:
     """C-arm angles in words: ``LAO 40° / CRA 25°`` (DICOM: +primary LAO, +secondary CRA)."""
     if primary is None or secondary is None:
@@ -511,136 +525,268 @@ def format_angles(primary: float | None, secondary: float | None) -> str:
     return f"{a} / {b}"
 
 
+def _beam_sets(result: Any, beams: Any) -> list[Any]:
+    """Per-procedure BeamSets (None where a procedure has none)."""
+    if beams is None:
+        return list(getattr(result, "beams", ()) or ())
+    if hasattr(beams, "event_index"):  # one BeamSet: the (first) procedure's
+        return [beams]
+    return list(beams)
+
+
+def _event_rows(sets: list[Any], e: Any) -> tuple[Any, np.ndarray]:
+    bs = sets[e.procedure_index] if e.procedure_index < len(sets) else None
+    if bs is None or not getattr(bs, "n_beams", 0):
+        return None, np.zeros(0, dtype=np.int64)
+    return bs, np.flatnonzero(np.asarray(bs.event_index) == e.index)
+
+
+def _projection_words(result: Any, e: Any, bs: Any, rows: np.ndarray) -> str:
+    reported = _event_angles(result, e)
+    if reported:
+        return reported
+    if bs is None or rows.size == 0:
+        return ""
+    first = format_angles(*_angles_of_direction(bs.w[rows[0]]))
+    if rows.size == 1:
+        return first
+    return f"rotation {first} → {format_angles(*_angles_of_direction(bs.w[rows[-1]]))}"
+
+
+def _dose_short(gy: float) -> str:
+    """``60.4 mGy`` below 1 Gy, else ``1.23 Gy``."""
+    gy = float(gy)
+    if gy == 0.0 or not math.isfinite(gy):
+        return format_gy(gy)
+    return f"{_sig3(gy)} Gy" if abs(gy) >= 0.9995 else f"{_sig3(gy * 1e3)} mGy"
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """2D convex hull (Andrew's monotone chain), counter-clockwise."""
+    pts = sorted({(float(x), float(y)) for x, y in np.asarray(points, dtype=float)})
+    if len(pts) <= 2:
+        return np.array(pts)
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    upper: list[tuple[float, float]] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def _slab_layers(bs: Any) -> list[tuple[str, str, np.ndarray]]:
+    """(name, colour, (8, 3) corners) of the mattress and the table top, or the whole slab."""
+    c, axes, h = (np.asarray(bs.slab_center, float), np.asarray(bs.slab_axes, float),
+                  np.asarray(bs.slab_half, float))
+    m = float(getattr(bs, "mattress_thickness_mm", 0.0) or 0.0)
+    t = float(getattr(bs, "table_thickness_mm", 0.0) or 0.0)
+    if m > 0 and t > 0 and abs(m + t - 2 * h[2]) < 1e-6 * max(1.0, 2 * h[2]):
+        bands = [("mattress", _MATTRESS_COLOR, h[2] - m, h[2]),
+                 ("table top", _TABLE_COLOR, -h[2], h[2] - m)]
+    else:
+        bands = [("table + mattress", _TABLE_COLOR, -h[2], h[2])]
+    out = []
+    for name, color, lo, hi in bands:
+        corners = np.array([c + a * axes[0] * h[0] + b * axes[1] * h[1] + s * axes[2]
+                            for a in (-1, 1) for b in (-1, 1) for s in (lo, hi)])
+        out.append((name, color, corners))
+    return out
+
+
+def _beam_drawing(ph: Any, bs: Any, rows: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Per beam row: focal spot, the 4 field corners at the skin depth, the skin point."""
+    from skindose import kernel
+
+    src = np.asarray(bs.source[rows], dtype=float)
+    w = np.asarray(bs.w[rows], dtype=float)
+    t, _ = kernel.first_hit_distance(src, w, ph.triangles)
+    out = []
+    for k, r in enumerate(rows.tolist()):
+        hit = bool(np.isfinite(t[k]))
+        d = float(t[k]) if hit else float(bs.sod_mm[r])
+        corners = np.array([src[k] + d * (w[k] + su * bs.tan_u[r] * bs.u[r]
+                                          + sv * bs.tan_v[r] * bs.v[r])
+                            for su, sv in ((1, 1), (-1, 1), (-1, -1), (1, -1))])
+        out.append({"source": src[k], "corners": corners, "end": src[k] + d * w[k],
+                    "hit": np.array(hit)})
+    return out
+
+
 def plot_beam_geometry(result: Any, beams: Any = None, n_largest: int = 5, *,
                        axes: Sequence[Any] | None = None) -> Any:
-    """The phantom and the beams of the events that gave the most skin dose.
+    """The phantom, the table and the beams of the events that gave the most skin dose.
 
-    Two panels: seen from the feet (beam angle left/right of the patient) and from the
-    patient's left (cranial/caudal tilt). With a :class:`~skindose.geometry.beams.BeamSet`
-    (from :func:`skindose.geometry.beams_for`) each beam is drawn from its focal spot with its
-    field edges to just beyond the isocenter, plus the table slab; without one only the
-    entrance points of those events are marked.
+    Two panels with anterior up: seen from the feet (LAO/RAO) and from the patient's left
+    (CRA/CAU). For each of the ``n_largest`` events (ranked by their largest cell dose) the
+    focal spot (★), the field from the focal spot to the depth where the central ray enters
+    the skin (shaded), the central ray and its skin entrance (●) are drawn, with the
+    table-top and mattress slab. The side view is cropped to the beams. Without beams (a map
+    built directly) only the entrance points are marked, with the central ray approximated from
+    the reported angles when the procedures carry them.
 
     Parameters
     ----------
     result
         A :class:`~skindose.dosemap.SkinDoseMap`.
     beams
-        Optional BeamSet of the same procedure (``event_index`` indexes ``result.events``).
+        A :class:`~skindose.geometry.beams.BeamSet` (of the first procedure) or one per
+        procedure; default ``result.beams`` (filled by :func:`skindose.compute`).
     n_largest
-        How many events to draw (ranked by their largest cell dose).
+        How many events to draw.
     axes
-        Two Axes to draw into (default: a new figure).
+        Two Axes to draw into (default: a new figure sized to the drawing).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The legend gives each event's number (from 1, RDSR order), projection in words (the
+        reported angles, else those of the placed beam) and largest cell dose.
     """
     from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, Polygon
 
     ph = result.phantom
     chosen = _largest_events(result, n_largest)
+    sets = _beam_sets(result, beams)
+    multi = len(getattr(result, "procedures", ())) > 1
+    slab_bs = next((b for b in sets if b is not None and getattr(b, "n_beams", 0)), None)
+
+    # ---- what to draw, in P
+    events: list[dict[str, Any]] = []
+    for k, e in enumerate(chosen):
+        bs, rows = _event_rows(sets, e)
+        label = (f"RDSR {e.procedure_index + 1} event {e.index + 1}" if multi
+                 else f"event {e.index + 1}")
+        proj = _projection_words(result, e, bs, rows)
+        label += (f" · {proj}" if proj else "") + f" · max {_dose_short(e.max_dose_gy)}"
+        drawn = _beam_drawing(ph, bs, rows) if rows.size else []
+        entry = None if e.entrance_point_mm is None else np.asarray(e.entrance_point_mm, float)
+        approx = None
+        if not drawn and entry is not None:
+            w = _event_direction(result, e)
+            if w is not None:
+                approx = np.array([entry - 650.0 * w, entry + 250.0 * w])
+        events.append({"color": _OKABE_ITO[k % len(_OKABE_ITO)], "label": label,
+                       "beams": drawn, "entry": entry, "approx": approx})
+    any_beams = any(ev["beams"] for ev in events)
+
+    # ---- extents: everything drawn, the phantom across the view, cropped along z to the beams
+    p_all: list[np.ndarray] = [np.asarray(ph.bounds, dtype=float)]
+    interest: list[np.ndarray] = []
+    for ev in events:
+        for b in ev["beams"]:
+            interest += [b["source"][None], b["corners"], b["end"][None]]
+        if ev["entry"] is not None:
+            interest.append(ev["entry"][None])
+        if ev["approx"] is not None:
+            interest.append(ev["approx"])
+    if result.psd_cell is not None:
+        interest.append(np.asarray(ph.centroids[result.psd_cell], float)[None])
+    pts = np.concatenate(p_all + interest)
+    margin = 60.0
+    lo, hi = pts.min(axis=0) - margin, pts.max(axis=0) + margin
+    if interest:
+        foc = np.concatenate(interest)
+        lo[2], hi[2] = foc[:, 2].min() - 2 * margin, foc[:, 2].max() + 2 * margin
+        lo[2], hi[2] = max(lo[2], ph.bounds[0][2] - margin), min(hi[2], ph.bounds[1][2] + margin)
+    if slab_bs is not None:
+        sl = np.concatenate([c for _, _, c in _slab_layers(slab_bs)])
+        lo[:2] = np.minimum(lo[:2], sl[:, :2].min(axis=0) - 10.0)
+        hi[:2] = np.maximum(hi[:2], sl[:, :2].max(axis=0) + 10.0)
+    spans = [(lo[0], hi[0]), (lo[2], hi[2])]  # screen x of each panel
+    v_lo, v_hi = -hi[1], -lo[1]  # screen y = -y
+
     if axes is None:
         plt = _pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(13.0, 6.2),
-                                 gridspec_kw={"width_ratios": [1.0, 1.6]})
+        widths = [s[1] - s[0] for s in spans]
+        height = v_hi - v_lo
+        panel_h = 5.2
+        scale = min(panel_h / height, 11.5 / sum(widths))
+        fig_w = sum(widths) * scale + 1.6
+        fig_h = height * scale + 1.0 + 0.28 * math.ceil((len(events) + 4) / 2)
+        fig, axes = plt.subplots(1, 2, figsize=(fig_w, fig_h), layout="constrained",
+                                 gridspec_kw={"width_ratios": widths, "wspace": 0.02})
     fig = axes[0].figure
     psd_cell = result.psd_cell
-    for ax, (sx, sy, title, labels, letters) in zip(axes, _GEOMETRY_PANELS, strict=True):
+    for ax, (sx, sy, title, labels, letters), span in zip(axes, _GEOMETRY_PANELS, spans,
+                                                          strict=True):
         basis = np.array([sx, sy], dtype=float).T
         toward = np.cross(sx, sy).astype(float)
         front = ph.normals @ toward > 0.0
-        xy = ph.triangles[front] @ basis
-        ax.add_collection(PolyCollection(xy, facecolors="0.82", edgecolors="0.82",
-                                         linewidths=0.2, antialiaseds=False, zorder=1))
-        pts = [xy.reshape(-1, 2)]
-        if beams is not None:
-            c = beams.slab_center
-            ax_rows = beams.slab_axes
-            h = beams.slab_half
-            corners = np.array([c + a * ax_rows[0] * h[0] + b * ax_rows[1] * h[1]
-                                + s * ax_rows[2] * h[2]
-                                for a in (-1, 1) for b in (-1, 1) for s in (-1, 1)])
-            sc = corners @ basis
-            lo, hi = sc.min(axis=0), sc.max(axis=0)
-            ax.add_patch(_rect(lo, hi))
-        for k, e in enumerate(chosen):
-            color = _OKABE_ITO[k % len(_OKABE_ITO)]
-            label = f"event {e.index + 1}"
-            if len(getattr(result, "procedures", ())) > 1:
-                label = f"RDSR {e.procedure_index + 1} event {e.index + 1}"
-            ang = _event_angles(result, e)
-            label += (f" ({ang})" if ang else "") + f": max {format_gy(e.max_dose_gy)}"
-            drawn = False
-            if beams is not None:
-                rows = np.flatnonzero(beams.event_index == e.index)
-                for j, r in enumerate(rows):
-                    src = beams.source[r]
-                    reach = beams.sod_mm[r] * 1.25
-                    ends = [src + reach * (beams.w[r] + su * beams.tan_u[r] * beams.u[r]
-                                           + sv * beams.tan_v[r] * beams.v[r])
-                            for su, sv in ((1, 1), (-1, 1), (-1, -1), (1, -1))]
-                    s2 = src @ basis
-                    for end in ends:
-                        q = end @ basis
-                        ax.plot([s2[0], q[0]], [s2[1], q[1]], color=color, lw=0.8, alpha=0.7,
-                                zorder=3)
-                    cr = (src + reach * beams.w[r]) @ basis
-                    ax.plot([s2[0], cr[0]], [s2[1], cr[1]], color=color, lw=1.8, zorder=4,
-                            label=label if j == 0 else None)
-                    ax.plot(*s2, marker="*", ms=10, color=color, zorder=5)
-                    pts.append(np.array([s2, cr]))
-                    drawn = True
-            w = None if drawn else _event_direction(result, e)
-            if e.entrance_point_mm is not None:
-                entry = np.asarray(e.entrance_point_mm, dtype=float)
-                if w is not None:  # approximate central ray from the reported angles
-                    seg = np.array([entry - 650.0 * w, entry + 250.0 * w]) @ basis
-                    ax.annotate("", seg[1], seg[0], zorder=4,
-                                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6,
-                                            "ls": "--", "shrinkA": 0, "shrinkB": 0})
-                    pts.append(seg)
-                p = entry @ basis
-                ax.plot(*p, marker="o", ms=8, mfc=color, mec="black", zorder=6, ls="none",
-                        label=None if drawn else label)
+        ax.add_collection(PolyCollection(ph.triangles[front] @ basis, facecolors="0.84",
+                                         edgecolors="0.84", linewidths=0.2,
+                                         antialiaseds=False, zorder=1))
+        if slab_bs is not None:
+            for _, color, corners in _slab_layers(slab_bs):
+                ax.add_patch(Polygon(_hull(corners @ basis), closed=True, facecolor=color,
+                                     edgecolor="#5c4d33", lw=0.8, alpha=0.85, zorder=2))
+        for ev in events:
+            color = ev["color"]
+            for b in ev["beams"]:
+                s2 = b["source"] @ basis
+                cone = _hull(np.vstack([b["source"][None], b["corners"]]) @ basis)
+                ax.add_patch(Polygon(cone, closed=True, facecolor=color, alpha=0.13,
+                                     edgecolor="none", zorder=3))
+                for q in b["corners"] @ basis:
+                    ax.plot([s2[0], q[0]], [s2[1], q[1]], color=color, lw=0.7, alpha=0.8,
+                            zorder=3)
+                e2 = b["end"] @ basis
+                ax.plot([s2[0], e2[0]], [s2[1], e2[1]], color=color, lw=2.0, zorder=4,
+                        ls="-" if b["hit"] else "--")
+                ax.plot(*s2, marker="*", ms=13, mfc=color, mec="black", mew=0.6, zorder=6)
+            if ev["approx"] is not None:
+                seg = ev["approx"] @ basis
+                ax.annotate("", seg[1], seg[0], zorder=4,
+                            arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6,
+                                        "ls": "--", "shrinkA": 0, "shrinkB": 0})
+            if ev["entry"] is not None:
+                ax.plot(*(ev["entry"] @ basis), marker="o", ms=7, mfc=color, mec="black",
+                        zorder=6, ls="none")
         if psd_cell is not None:
             p = ph.centroids[psd_cell] @ basis
-            ax.plot(*p, marker="o", ms=14, mfc="none", mec=_PSD_COLOR, mew=2.0, zorder=7,
-                    ls="none", label="PSD" if ax is axes[0] else None)
-        allp = np.concatenate(pts)
-        lo, hi = allp.min(axis=0), allp.max(axis=0)
-        pad = 0.05 * (hi - lo).max()
-        ax.set_xlim(lo[0] - pad, hi[0] + pad)
-        ax.set_ylim(lo[1] - pad, hi[1] + pad)
+            ax.plot(*p, marker="o", ms=15, mfc="none", mec=_PSD_COLOR, mew=2.0, zorder=7,
+                    ls="none")
+        ax.set_xlim(*span)
+        ax.set_ylim(v_lo, v_hi)
         ax.set_aspect("equal")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=11)
         ax.set_xlabel(labels[0])
         ax.set_ylabel(labels[1])
         ax.grid(True, alpha=0.25)
         for x, letter, ha in ((0.01, letters[0], "left"), (0.99, letters[1], "right")):
-            ax.text(x, 0.5, letter, transform=ax.transAxes, ha=ha, va="center",
+            ax.text(x, 0.99, letter, transform=ax.transAxes, ha=ha, va="top",
                     fontsize=11, fontweight="bold", color="0.3")
-    handles, labels_ = axes[0].get_legend_handles_labels()
-    h2, l2 = axes[1].get_legend_handles_labels()
-    for h, lab in zip(h2, l2, strict=True):
-        if lab not in labels_:
-            handles.append(h)
-            labels_.append(lab)
-    what = ("beams (★ focal spot, field edges to 1.25 × SOD)" if beams is not None else
-            "entrance points, dashed: central ray from the reported angles (approximate)")
-    fig.suptitle(f"Largest {len(chosen)} events by skin dose: {what}", fontsize=12)
-    if handles:
-        fig.legend(handles, labels_, loc="lower center", ncol=min(3, len(handles)),
-                   fontsize=9, frameon=False)
-        fig.subplots_adjust(bottom=0.2)
+    handles: list[Any] = [Line2D([], [], color=ev["color"], lw=2.4, label=ev["label"])
+                          for ev in events]
+    if any_beams:
+        handles.append(Line2D([], [], ls="none", marker="*", ms=12, mfc="0.5", mec="black",
+                              label="focal spot; shaded: field to the skin"))
+    handles.append(Line2D([], [], ls="none", marker="o", ms=7, mfc="0.5", mec="black",
+                          label="skin entrance of the central ray"))
+    if psd_cell is not None:
+        handles.append(Line2D([], [], ls="none", marker="o", ms=13, mfc="none",
+                              mec=_PSD_COLOR, mew=2.0, label="peak skin dose"))
+    if slab_bs is not None:
+        handles += [Patch(facecolor=color, edgecolor="#5c4d33", label=name)
+                    for name, color, _ in _slab_layers(slab_bs)]
+    what = ("the beams" if any_beams else
+            "entrance points (dashed: central ray from the reported angles, approximate)")
+    fig.suptitle(f"The {len(chosen)} events with the largest skin dose (max: largest dose the "
+                 f"event gave one cell): {what}", fontsize=11)
+    outside = fig.get_layout_engine() is not None  # constrained: make room below the panels
+    fig.legend(handles=handles, loc="outside lower center" if outside else "lower center",
+               ncol=2, fontsize=9, frameon=False)
     return fig
-
-
-def _rect(lo: np.ndarray, hi: np.ndarray) -> Any:
-    from matplotlib.patches import Rectangle
-
-    return Rectangle(tuple(lo), *(hi - lo), facecolor="#bfa67a", edgecolor="#7a6440",
-                     alpha=0.6, zorder=2, label="table + mattress")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -658,7 +804,7 @@ def save_figures(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
     out_dir
         Folder (created when missing).
     beams
-        Optional BeamSet for the beam-geometry figure.
+        BeamSet(s) for the beam-geometry figure (default: ``result.beams``).
     dpi
         Resolution.
 
@@ -680,7 +826,8 @@ def save_figures(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
         except ValueError:
             pass
     makers.append(("psd_timeline", lambda: plot_psd_timeline(result)))
-    if beams is not None or any(e.entrance_point_mm is not None for e in result.events):
+    if (any(b is not None for b in _beam_sets(result, beams))
+            or any(e.entrance_point_mm is not None for e in result.events)):
         makers.append(("beam_geometry", lambda: plot_beam_geometry(result, beams)))
     paths: dict[str, Path] = {}
     for name, make in makers:

@@ -39,7 +39,7 @@ try:  # added to dosemap alongside this module; keep working with an older dosem
     from skindose.dosemap import KAP_CHECK_RANGE
 except ImportError:  # pragma: no cover
     KAP_CHECK_RANGE = (0.75, 1.25)
-from skindose.plotting import format_angles, format_gy
+from skindose.plotting import _sig3, format_angles, format_gy
 
 __all__ = [
     "SUMMARY_SCHEMA",
@@ -105,7 +105,8 @@ SUMMARY_SCHEMA: dict[str, Any] = {
         "software": {"type": "object", "required": ["name", "version"],
                      "properties": {"name": {"type": "string", "enum": ["skindose"]},
                                     "version": {"type": "string"}}},
-        "psd_gy": {**_NUM_OR_NULL, "description": "peak skin dose (largest cell dose), Gy; "
+        "psd_gy": {**_NUM_OR_NULL, "description": "peak skin dose (largest cell dose, a point "
+                   "value), Gy; "
                    "the reference-point estimate when is_reference_point_estimate"},
         "psd_location": {
             "type": ["object", "null"], "required": ["point_mm", "label", "cell"],
@@ -114,8 +115,19 @@ SUMMARY_SCHEMA: dict[str, Any] = {
             "description": "where the PSD is; null for a reference-point estimate"},
         "is_reference_point_estimate": {"type": "boolean",
                                         "description": "true when no map could be made"},
-        "reference_point_estimate_gy": {**_NUM_OR_NULL,
-                                        "description": "Σ K_RP × BSF × f × T, Gy"},
+        "reference_point_estimate_gy": {
+            **_NUM_OR_NULL,
+            "description": ("Σ K_RP × BSF × f × C_cal with no table attenuation (an upper "
+                            "bound), Gy")},
+        "psd_1cm2_gy": {**_NUM_OR_NULL,
+                        "description": ("PSD averaged over 1 cm² of skin, Gy: the largest "
+                                        "area-weighted mean over the cells whose centroids lie "
+                                        "within √(1 cm²/π) of a cell's centroid and whose "
+                                        "normals are within 60° of its normal "
+                                        "(SkinDoseMap.psd_averaged_gy); the reference-point "
+                                        "estimate when is_reference_point_estimate")},
+        "psd_10cm2_gy": {**_NUM_OR_NULL,
+                         "description": "as psd_1cm2_gy, averaged over 10 cm², Gy"},
         "areas_above_m2": {"type": "object", "additionalProperties": _NUM_OR_NULL,
                            "description": "threshold in Gy (as text) -> skin area at or "
                                           "above it, m²"},
@@ -350,6 +362,7 @@ figcaption{font-size:.9em;color:#39424a}
 .events{font-size:.82em}.events td,.events th{padding:.15em .4em}
 tr.skip td{color:#6b6b6b;background:#fafafa}.nw{white-space:nowrap}
 .grid{display:flex;flex-wrap:wrap;gap:1.5em}
+.totals td:first-child,.totals th:first-child,.totals td.n{white-space:nowrap}
 @media print{body{max-width:none}figure{break-inside:avoid}}
 """
 
@@ -363,8 +376,13 @@ _FIGURE_CAPTIONS = {
     "psd_timeline": ("Peak skin dose after each event (blue) beside the cumulative "
                      "reference-point air kerma Σ K_RP (grey, not a skin dose), with the 2/3/5 Gy "
                      "levels that lie in range."),
-    "beam_geometry": ("The events that gave the most skin dose, drawn on the phantom from the "
-                      "feet and from the patient's left."),
+    "beam_geometry": ("The beams of the events that gave the most skin dose, seen from the "
+                      "feet and from the patient's left (anterior up): focal spot (★), the field "
+                      "from the focal spot to the depth where its central ray enters the skin "
+                      "(shaded), the entrance point (●), the table top and mattress, and the "
+                      "peak skin dose (red circle). The legend gives each event's projection (as "
+                      "reported, else that of the placed beam) and the largest dose it gave one "
+                      "skin cell."),
 }
 
 
@@ -474,25 +492,99 @@ def _png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+#: Σ over events and the device's reported total differing by more than this get a note.
+TOTALS_TOLERANCE = 0.05
+#: Wording of the reference-point estimate, everywhere it is shown.
+RP_ESTIMATE_FORMULA = ("Σ K<sub>RP</sub> × BSF × f × C<sub>cal</sub>, no table attenuation: "
+                       "an upper bound")
+_PLANE_NAMES = {"single": "Single plane", "A": "Plane A", "B": "Plane B",
+                "all": "All planes (reported together)"}
+
+
+def _kerma_text(gy: Any) -> str:
+    """K_RP in mGy below 1 Gy, else Gy, 3 significant digits."""
+    if gy is None:
+        return "–"
+    gy = float(gy)
+    if not math.isfinite(gy):
+        return "–"
+    if gy == 0.0:
+        return "0 mGy"
+    return f"{_sig3(gy)} Gy" if abs(gy) >= 0.9995 else f"{_sig3(gy * 1e3)} mGy"
+
+
+def _kap_text(gym2: Any) -> str:
+    return "–" if gym2 is None else _num(float(gym2) * 1e4, "{:.4g}")
+
+
+def _total_note(summed: Any, reported: Any, what: str) -> str | None:
+    if summed is None or reported is None:
+        return None
+    summed, reported = float(summed), float(reported)
+    if reported <= 0:
+        return None if summed <= 0 else f"{what}: no reported total to compare"
+    ratio = summed / reported
+    if abs(ratio - 1.0) <= TOTALS_TOLERANCE:
+        return None
+    return f"{what}: Σ events is {100.0 * ratio:.0f} % of the reported total"
+
+
+def _totals_rows(result: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(row name, {n_events, kerma_rp_gy, reported_kerma_rp_gy, kap_gym2, reported_kap_gym2})
+    per plane and the total, from ``reference_totals`` (or the events when it is missing)."""
+    rt = result.reference_totals if isinstance(result.reference_totals, Mapping) else {}
+    planes = rt.get("planes")
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(planes, Mapping) and planes:
+        for name, d in planes.items():
+            if isinstance(d, Mapping):
+                rows.append((_PLANE_NAMES.get(str(name), f"Plane {name}"), dict(d)))
+    total = rt.get("total")
+    if not isinstance(total, Mapping):
+        k = [e.kerma_rp_gy for e in result.events if e.kerma_rp_gy is not None]
+        a = [e.kap_gym2 for e in result.events if e.kap_gym2 is not None]
+        total = {"n_events": len(result.events), "kerma_rp_gy": sum(k) if k else None,
+                 "kap_gym2": sum(a) if a else None}
+    rows.append(("Total", dict(total)))
+    return rows
+
+
 def _totals(result: Any) -> str:
-    k = [e.kerma_rp_gy for e in result.events if e.kerma_rp_gy is not None]
-    a = [e.kap_gym2 for e in result.events if e.kap_gym2 is not None]
+    """One table: per plane and total, Σ over events beside the device's reported totals."""
+    body = []
+    for name, d in _totals_rows(result):
+        notes = [x for x in (
+            _total_note(d.get("kerma_rp_gy"), d.get("reported_kerma_rp_gy"), "K<sub>RP</sub>"),
+            _total_note(d.get("kap_gym2"), d.get("reported_kap_gym2"), "KAP"),
+        ) if x]
+        th = "th" if name == "Total" else "td"
+        body.append(
+            f"<tr><{th}>{_e(name)}</{th}><td class='n'>{_num(d.get('n_events'), '{:.0f}')}</td>"
+            f"<td class='n'>{_kerma_text(d.get('kerma_rp_gy'))}</td>"
+            f"<td class='n'>{_kerma_text(d.get('reported_kerma_rp_gy'))}</td>"
+            f"<td class='n'>{_kap_text(d.get('kap_gym2'))}</td>"
+            f"<td class='n'>{_kap_text(d.get('reported_kap_gym2'))}</td>"
+            f"<td>{'; '.join(notes)}</td></tr>")
+    head = ("<tr><th>Plane</th><th>Events</th><th>Σ K<sub>RP</sub><br>over events</th>"
+            "<th>K<sub>RP</sub> total<br>reported by the device</th>"
+            "<th>Σ KAP over events<br>(Gy·cm²)</th><th>KAP total reported<br>(Gy·cm²)</th>"
+            "<th>Note</th></tr>")
+    out = [f"<table class='totals' id='totals'><thead>{head}</thead>"
+           f"<tbody>{''.join(body)}</tbody></table>"]
+    lines = []
     n_skip = sum(1 for e in result.events if e.skipped)
-    rows = [
-        ("Irradiation events", f"{len(result.events)} ({n_skip} not mapped)"),
-        ("Σ K<sub>RP</sub> over events", _e(format_gy(sum(k))) if k else "–"),
-        ("Σ KAP over events", f"{sum(a) * 1e4:.4g} Gy·cm²" if a else "–"),
-    ]
+    if n_skip:
+        lines.append(f"{n_skip} of {len(result.events)} events could not be mapped (see the "
+                     "event table).")
+    k = _totals_rows(result)[-1][1].get("kerma_rp_gy")
+    if not result.is_reference_point_estimate and k:
+        lines.append(f"PSD / Σ K<sub>RP</sub> = {result.psd_gy / float(k):.2f}")
     if result.reference_point_estimate_gy is not None:
-        rows.append(("Reference-point estimate (Σ K<sub>RP</sub> × BSF × f × T)",
-                     _e(format_gy(result.reference_point_estimate_gy))))
-    body = "".join(f"<tr><th>{k_}</th><td>{v}</td></tr>" for k_, v in rows)
-    out = f"<table>{body}</table>"
-    if result.reference_totals:
-        out += ("<h3>Reported and reference-point totals</h3>"
-                "<p class='muted'>K in Gy, KAP in Gy·m² as stored in the summary.</p>"
-                + _kv_table(result.reference_totals))
-    return out
+        est = _e(format_gy(result.reference_point_estimate_gy))
+        lines.append(f"Reference-point estimate: {est} "
+                     f"<span class='muted'>({RP_ESTIMATE_FORMULA})</span>")
+    out += [f"<p>{x}</p>" for x in lines]
+    return "".join(out)
 
 
 def write_report(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = None,
@@ -507,7 +599,8 @@ def write_report(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
     out_dir
         Folder (created when missing).
     beams
-        Optional BeamSet for the beam-geometry figure.
+        BeamSet(s) for the beam-geometry figure; default ``result.beams`` (stored by
+        :func:`skindose.compute`).
     figures
         Already written PNGs by name (as :func:`skindose.plotting.save_figures` returns);
         default: made now, into ``out_dir``.
@@ -536,8 +629,8 @@ def write_report(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
             "<div class='psd rp'><div>No skin dose map could be made (the RDSR lacks the beam "
             "geometry). Conservative reference-point estimate of the peak skin dose:</div>"
             f"<div class='v' id='psd'>{_e(format_gy(psd))}</div>"
-            "<div class='muted'>Σ K<sub>RP</sub> × backscatter × f × table transmission, as if "
-            "every event hit the same skin.</div></div>")
+            f"<div class='muted'>{RP_ESTIMATE_FORMULA}, as if every event hit the same "
+            "skin.</div></div>")
     else:
         where = ""
         if loc:
@@ -546,8 +639,9 @@ def write_report(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
             where = (f"<div>at <strong>{_e(loc['label'])}</strong> "
                      f"<span class='muted'>(x {x}, y {y}, z {z} mm; "
                      f"cell {loc['cell']})</span></div>")
-        parts.append(f"<div class='psd'><div>Peak skin dose</div>"
+        parts.append(f"<div class='psd'><div>Peak skin dose (largest cell dose)</div>"
                      f"<div class='v' id='psd'>{_e(format_gy(psd))}</div>{where}"
+                     f"<div id='psd-averaged'>{_averaged_text(result)}</div>"
                      f"<div class='muted'>{_context(result)}</div></div>")
     # identity
     for i, proc in enumerate(result.procedures):
@@ -603,6 +697,14 @@ def write_report(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
     return path
 
 
+def _averaged_text(result: Any) -> str:
+    a1, a10 = (result.psd_averaged_gy(x) for x in (1.0, 10.0))
+    return (f"Averaged over 1 cm²: <strong>{_e(format_gy(a1))}</strong> · over 10 cm²: "
+            f"<strong>{_e(format_gy(a10))}</strong> <span class='muted'>(mean dose over the "
+            "hottest disc of skin of that area, as PSD is usually reported; the value above is "
+            "the largest single cell, a point value)</span>")
+
+
 def _context(result: Any) -> str:
     k = [e.kerma_rp_gy for e in result.events if e.kerma_rp_gy is not None]
     a = [e.kap_gym2 for e in result.events if e.kap_gym2 is not None]
@@ -644,7 +746,8 @@ def save(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = None) -> 
     out_dir
         Folder (created when missing).
     beams
-        Optional BeamSet for the beam-geometry figure.
+        BeamSet(s) for the beam-geometry figure; default ``result.beams`` (stored by
+        :func:`skindose.compute`).
 
     Returns
     -------

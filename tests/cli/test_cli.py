@@ -94,3 +94,12 @@ def test_phantoms_list_and_export(tmp_path):
     out = tmp_path / "cyl.stl"
     r = run("phantoms", "--export", "cylinder", str(out), "--cell-area-cm2", "16")
     assert r.returncode == 0 and out.stat().st_size > 1000
+
+
+def test_headline_of_a_reference_point_estimate_says_what_is_computed():
+    from skindose.cli import _headline
+    from tests.test_plotting import make_result
+
+    text = _headline(make_result(reference_point=True))
+    assert "Σ K_RP × BSF × f × C_cal, no table attenuation: an upper bound" in text
+    assert "averaged" not in text  # no map, nothing to average
