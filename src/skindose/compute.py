@@ -503,4 +503,25 @@ def _procedure_summary(p: Procedure) -> dict[str, Any]:
         "patient": p.patient.to_dict(),
         "study": p.study.to_dict(),
         "n_events": p.n_events,
+        "events": [_event_summary(ev) for ev in p.events],
     }
+
+
+_EVENT_FIELDS = (
+    "index", "uid", "started", "event_type", "plane", "protocol", "target_region", "kvp",
+    "cu_mm", "al_mm", "primary_angle_deg", "secondary_angle_deg", "primary_end_angle_deg",
+    "secondary_end_angle_deg", "sod_mm", "sid_mm", "srp_mm", "table_longitudinal_mm",
+    "table_lateral_mm", "table_height_mm", "kerma_rp_gy", "kap_gym2", "patient_orientation",
+)
+
+
+def _event_summary(ev) -> dict[str, Any]:
+    """The RDSR facts of one event that a report shows next to its skin dose (JSON-safe)."""
+    full = ev.to_dict()
+    out = {k: full[k] for k in _EVENT_FIELDS if k in full}
+    out["cu_mm"], out["al_mm"] = ev.cu_mm, ev.al_mm
+    fld = ev.field_at_detector_mm
+    out["field_at_detector_mm"] = None if fld is None else [float(fld[0]), float(fld[1])]
+    out["assumed"] = sorted(ev.assumed)
+    out["unusable"] = ev.unusable
+    return out
