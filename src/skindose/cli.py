@@ -60,11 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     d = sub.add_parser("demo", help="run the bundled synthetic example end to end",
-                       description="Build a synthetic 120-event cardiac procedure, compute its "
+                       description="Build a synthetic 200-event cardiac procedure, compute its "
                        "skin dose on the default adult phantom and write a report folder.")
     d.add_argument("--out", type=Path, default=Path("skindose-demo"),
                    help="report folder (default: ./skindose-demo)")
-    d.add_argument("--events", type=int, default=120, help="number of synthetic events")
+    d.add_argument("--events", type=int, default=200, help="number of synthetic events")
 
     i = sub.add_parser("inspect", help="show what an RDSR contains (fast, no dose computation)",
                        description="Device, patient, reference point, totals per plane (reported "
