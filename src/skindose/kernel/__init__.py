@@ -206,12 +206,16 @@ def prepare(triangles: ArrayLike, *, leaf_size: int = LEAF_SIZE) -> Accel:
     -------
     Accel
         Reusable for every call of :func:`accumulate_dose` and :func:`first_hit_distance`
-        on the same mesh.
+        on the same mesh. With the default ``leaf_size`` the structure comes from a small
+        cache keyed on the triangles' content, so repeated computations on one phantom (a
+        dashboard) build it once.
     """
     tri = _float_array("triangles", triangles, (None, 3, 3))
     if int(leaf_size) < 1:
         msg = f"leaf_size must be at least 1, got {leaf_size!r}"
         raise ValueError(msg)
+    if int(leaf_size) == LEAF_SIZE:
+        return _accel_for(tri, None)  # shared, thread-safe cache: one BVH per mesh
     return _prepare(tri, _triangle_key(tri), int(leaf_size))
 
 
