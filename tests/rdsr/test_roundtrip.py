@@ -80,6 +80,8 @@ def events(draw, max_events=6):
             table_lateral_mm=draw(_opt(_decimal(-2000, 2000, 1))),
             table_height_mm=draw(_opt(_decimal(-300, 300, 1))),
             table_head_tilt_deg=draw(_opt(_decimal(-20, 20, 1))),
+            table_x_to_isocenter_mm=draw(_opt(_decimal(-300, 300, 1))),
+            table_z_to_isocenter_mm=draw(_opt(_decimal(-300, 300, 1))),
             patient_orientation=draw(_opt(st.sampled_from(list(PatientOrientation)))),
         ))
     return out

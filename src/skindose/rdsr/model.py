@@ -210,6 +210,11 @@ class IrradiationEvent:
     table_head_tilt_deg: float | None = None
     table_horizontal_rotation_deg: float | None = None
     table_cradle_tilt_deg: float | None = None
+    # newer isocenter-referenced table position (DCM 128766–128768), as reported; not yet used
+    # by the geometry (no sample file carries them)
+    table_x_to_isocenter_mm: float | None = None
+    table_y_to_isocenter_mm: float | None = None
+    table_z_to_isocenter_mm: float | None = None
     patient_orientation: PatientOrientation | None = None
     # bookkeeping
     assumed: frozenset[str] = field(default_factory=frozenset)

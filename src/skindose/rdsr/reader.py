@@ -744,8 +744,9 @@ def _event(
         started = _parse_dt(raw_dt)
         if started is None and raw_dt:
             ctx.warn(f"{where}: DateTime Started {raw_dt!r} is not a DICOM date-time; ignored")
-    if not uid:
-        uid = f"skindose-synthesised-{i + 1}"
+    if not uid:  # rdsr.md §1.8: synthesise from DateTime Started + index
+        stamp = started.strftime("%Y%m%d%H%M%S") if started is not None else "nodate"
+        uid = f"skindose-synthesised-{stamp}-{i + 1}"
         assumed.add("uid")
         ctx.warn(f"{where}: no Irradiation Event UID; a placeholder id was made up")
     et_item = first(C.IrradiationEventType)
@@ -826,6 +827,13 @@ def _event(
     vals["table_horizontal_rotation_deg"] = num(C.TableHorizontalRotationAngle, "angle",
                                                 "Table Horizontal Rotation Angle")
     vals["table_cradle_tilt_deg"] = num(C.TableCradleTiltAngle, "angle", "Table Cradle Tilt Angle")
+    for axis in ("X", "Y", "Z"):
+        code = getattr(C, f"Table{axis}PositionToIsocenter")
+        value = num(code, "length", f"Table {axis} Position to Isocenter")
+        vals[f"table_{axis.lower()}_to_isocenter_mm"] = value
+        if value is not None:
+            ctx.warn("isocenter-referenced table positions (DCM 128766–128768) are read and "
+                     "reported but not yet used for placement", once_key="table-iso")
     cfa = num(C.CollimatedFieldArea, "area", "Collimated Field Area")
     cfh = num(C.CollimatedFieldHeight, "length", "Collimated Field Height")
     cfw = num(C.CollimatedFieldWidth, "length", "Collimated Field Width")

@@ -342,6 +342,10 @@ def _event_items(w: _Writer, ev: IrradiationEvent, first: bool) -> list[Dataset]
         v = getattr(ev, name)
         if v is not None:
             items.append(w.num(code, v, "deg"))
+    for axis in ("x", "y", "z"):
+        v = getattr(ev, f"table_{axis}_to_isocenter_mm")
+        if v is not None:
+            items.append(w.num(getattr(C, f"Table{axis.upper()}PositionToIsocenter"), v, "mm"))
     if ev.patient_orientation is not None and not q.siemens_xml_position:
         rel, mod = _ORIENTATION[ev.patient_orientation]
         items.append(w.code(C.PatientTableRelationship, rel))
