@@ -103,3 +103,19 @@ def test_no_exception_for_any_kvp_or_filtration(kvp, cu, al, anode):
         warnings.simplefilter("ignore", ExtrapolationWarning)
         h = hvl_mm_al(kvp, cu, al, anode)
     assert 1.0 < h < 15.0
+
+
+def test_fast_path_equals_the_tensor_product_interpolant():
+    """The per-filtration 1-D route must reproduce scipy's 4-D PCHIP to rounding."""
+    import numpy as np
+
+    from skindose.physics.hvl import _interpolate, _interpolator
+
+    rng = np.random.default_rng(3)
+    n = 400
+    pts = np.column_stack([rng.uniform(40, 150, n), rng.choice([10.0, 12.0, 13.3], n),
+                           rng.choice([2.5, 3.1, 4.2], n), rng.choice([0.0, 0.1, 0.35], n)])
+    for column in ("hvl_mm_al", "muen_tissue_air", "muen_water_air"):
+        fast = _interpolate(column, pts)
+        slow = _interpolator(column)(pts)
+        assert np.max(np.abs(fast / slow - 1.0)) < 1e-12

@@ -15,7 +15,7 @@ from functools import cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.interpolate import RegularGridInterpolator
+from scipy.interpolate import PchipInterpolator, RegularGridInterpolator
 
 from skindose.errors import ConfigurationError
 from skindose.physics._common import clamp, emit, load_csv
@@ -82,8 +82,32 @@ def _lookup(
         # A procedure repeats a handful of beam qualities thousands of times, and scipy's
         # 4-D PCHIP costs ~3 ms per point: interpolate each distinct quality once.
         uniq, inverse = np.unique(pts[ok], axis=0, return_inverse=True)
-        out[ok] = _interpolator(column)(uniq)[inverse.reshape(-1)]
+        out[ok] = _interpolate(column, uniq)[inverse.reshape(-1)]
     return out.reshape(shape), msgs
+
+
+def _interpolate(column: str, pts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The tensor-product PCHIP at ``pts`` (columns kVp, anode, Al, Cu), computed fast.
+
+    scipy's N-D PCHIP interpolates the last axes first and kVp (the first axis) last, so
+    evaluating it at the grid's kVp nodes for each distinct (anode, Al, Cu) and then running a
+    1-D PCHIP over kVp gives the same numbers (to rounding) at a fraction of the cost when a
+    procedure has many kVp values but few filtrations.
+    """
+    axes, _ = _grid()
+    rgi = _interpolator(column)
+    combos, which = np.unique(pts[:, 1:], axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    kv = axes[0]
+    if combos.shape[0] * kv.size >= pts.shape[0]:
+        return rgi(pts)
+    nodes = np.column_stack([np.tile(kv, combos.shape[0]), np.repeat(combos, kv.size, axis=0)])
+    table = rgi(nodes).reshape(combos.shape[0], kv.size)
+    out = np.empty(pts.shape[0])
+    for j in range(combos.shape[0]):
+        mask = which == j
+        out[mask] = PchipInterpolator(kv, table[j])(pts[mask, 0])
+    return out
 
 
 def _scalar_or_array(x: NDArray[np.float64]) -> NDArray[np.float64]:
