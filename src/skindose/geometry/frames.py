@@ -37,6 +37,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -125,9 +126,17 @@ def patient_axes_in_equipment(orientation: PatientOrientation | str) -> np.ndarr
         o = PatientOrientation(orientation)
     except ValueError:
         raise GeometryError(f"unknown patient orientation {orientation!r}") from None
+    return _patient_axes(o).copy()
+
+
+@functools.cache
+def _patient_axes(o: PatientOrientation) -> np.ndarray:
+    # eight constant matrices, called once per event by beams_for: build each once
     x, z = (np.array(a, dtype=float) for a in _AXES[o])
     y = np.cross(z, x)
-    return np.column_stack([x, y, z])
+    m = np.column_stack([x, y, z])
+    m.setflags(write=False)
+    return m
 
 
 def table_rotation(head_tilt: float, cradle_tilt: float, horizontal_rotation: float) -> np.ndarray:
