@@ -34,10 +34,12 @@ Choices made here (each is also written into the result's provenance)
 from __future__ import annotations
 
 import dataclasses
+import enum
 import itertools
 import math
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -571,8 +573,16 @@ _EVENT_FIELDS = (
 
 def _event_summary(ev) -> dict[str, Any]:
     """The RDSR facts of one event that a report shows next to its skin dose (JSON-safe)."""
-    full = ev.to_dict()
-    out = {k: full[k] for k in _EVENT_FIELDS if k in full}
+    out: dict[str, Any] = {}
+    for k in _EVENT_FIELDS:
+        v = getattr(ev, k, None)
+        if isinstance(v, float):
+            v = v if math.isfinite(v) else None
+        elif isinstance(v, datetime):
+            v = v.isoformat()
+        elif isinstance(v, enum.Enum):
+            v = v.value
+        out[k] = v
     out["cu_mm"], out["al_mm"] = ev.cu_mm, ev.al_mm
     fld = ev.field_at_detector_mm
     out["field_at_detector_mm"] = None if fld is None else [float(fld[0]), float(fld[1])]
