@@ -34,18 +34,16 @@ Choices made here (each is also written into the result's provenance)
 from __future__ import annotations
 
 import dataclasses
-import enum
 import itertools
 import math
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from skindose.dosemap import KAP_CHECK_RANGE, EventResult, SkinDoseMap
-from skindose.rdsr.model import Procedure
+from skindose.rdsr.model import Procedure, _jsonable
 
 __all__ = ["DEFAULT_RP_FIELD_SIDE_CM", "KAP_CHECK_RANGE", "MAX_TIMELINE_POINTS", "compute"]
 
@@ -573,16 +571,7 @@ _EVENT_FIELDS = (
 
 def _event_summary(ev) -> dict[str, Any]:
     """The RDSR facts of one event that a report shows next to its skin dose (JSON-safe)."""
-    out: dict[str, Any] = {}
-    for k in _EVENT_FIELDS:
-        v = getattr(ev, k, None)
-        if isinstance(v, float):
-            v = v if math.isfinite(v) else None
-        elif isinstance(v, datetime):
-            v = v.isoformat()
-        elif isinstance(v, enum.Enum):
-            v = v.value
-        out[k] = v
+    out: dict[str, Any] = {k: _jsonable(getattr(ev, k, None)) for k in _EVENT_FIELDS}
     out["cu_mm"], out["al_mm"] = ev.cu_mm, ev.al_mm
     fld = ev.field_at_detector_mm
     out["field_at_detector_mm"] = None if fld is None else [float(fld[0]), float(fld[1])]

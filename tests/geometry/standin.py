@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
+from tests._raycast import ray_triangle_t
+
 
 @dataclass
 class StandInPhantom:
@@ -63,20 +65,9 @@ def standin_adult() -> StandInPhantom:
 
 def first_hit(phantom: StandInPhantom, origin: np.ndarray, direction: np.ndarray):
     """Nearest intersection of a ray with the phantom: (point, face index) or (None, None)."""
-    tri = phantom.triangles
-    v0, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     d = np.asarray(direction, dtype=float)
-    p = np.cross(d, e2)
-    det = np.einsum("ij,ij->i", e1, p)
-    ok = np.abs(det) > 1e-12
-    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-    s = origin - v0
-    u = np.einsum("ij,ij->i", s, p) * inv
-    q = np.cross(s, e1)
-    v = (q @ d) * inv
-    t = np.einsum("ij,ij->i", e2, q) * inv
-    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
-    if not hit.any():
+    t = ray_triangle_t(phantom.triangles, origin, d)
+    j = int(np.argmin(t))
+    if not np.isfinite(t[j]):
         return None, None
-    j = int(np.argmin(np.where(hit, t, np.inf)))
     return origin + t[j] * d, j

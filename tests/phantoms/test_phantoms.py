@@ -21,6 +21,8 @@ import trimesh
 from skindose import phantoms
 from skindose.errors import GeometryError
 from skindose.phantoms import Phantom
+from skindose.phantoms._labels import REGIONS
+from tests._raycast import ray_triangle_t
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_DIR = REPO / "phantoms"
@@ -71,21 +73,8 @@ def winding_numbers(triangles: np.ndarray, points: np.ndarray, chunk: int = 8) -
 
 def ray_hits(triangles: np.ndarray, origin, direction) -> np.ndarray:
     """Sorted distances along a ray at which it crosses the triangles (Moller-Trumbore)."""
-    o = np.asarray(origin, dtype=float)
-    d = np.asarray(direction, dtype=float)
-    v0, v1, v2 = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    e1, e2 = v1 - v0, v2 - v0
-    pv = np.cross(d, e2)
-    det = np.einsum("ij,ij->i", e1, pv)
-    ok = np.abs(det) > 1e-12
-    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-    tv = o - v0
-    u = np.einsum("ij,ij->i", tv, pv) * inv
-    qv = np.cross(tv, e1)
-    v = (qv @ d) * inv
-    t = np.einsum("ij,ij->i", e2, qv) * inv
-    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
-    return np.sort(t[hit])
+    t = ray_triangle_t(triangles, origin, direction)
+    return np.sort(t[np.isfinite(t)])
 
 
 def distance_to_facets_upper_bound(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -507,21 +496,7 @@ def test_cylinder_labels(ref_cylinder):
 
 
 def test_regions_partition_and_symmetry(ref_adult):
-    regions = [
-        "head",
-        "neck",
-        "left_shoulder",
-        "right_shoulder",
-        "chest",
-        "abdomen",
-        "pelvis",
-        "left_arm",
-        "right_arm",
-        "left_thigh",
-        "right_thigh",
-        "left_lower_leg",
-        "right_lower_leg",
-    ]
+    regions = list(REGIONS)
     masks = np.array([ref_adult.cells_in_region(r) for r in regions])
     assert np.all(masks.sum(axis=0) == 1)  # every cell in exactly one region
     area = {r: ref_adult.areas_mm2[m].sum() for r, m in zip(regions, masks, strict=True)}
