@@ -1,0 +1,269 @@
+"""What a worker does with one file: classify, read, compute, one row.
+
+:func:`process_file` never raises for a bad file: the row says what happened. The phantom is
+built once per worker process and phantom setting (an LRU cache keyed by phantom name, patient
+height and mass, and cell size), so a worker computing a thousand files of reference-size
+patients builds the adult phantom once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import io
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from skindose.batch._scan import FileKind, classify_dataset
+from skindose.batch._table import area_column
+
+__all__ = ["FileTask", "WorkerConfig", "cache_info", "process_file", "pseudonym"]
+
+SRDL_GY = 3.0  # NCRP Report 168 substantial radiation dose level for peak skin dose
+PHANTOM_CACHE_SIZE = 8
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileTask:
+    """One file to compute (sent to a worker)."""
+
+    path: str
+    checksum: str = ""
+    sop_instance_uid: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Everything a worker needs besides the file (small, sent with every task)."""
+
+    settings: Mapping[str, Any]
+    phantom: str = "adult"
+    reports_dir: str | None = None
+    pseudonym_key: str | None = None
+
+
+# ---- per-process phantom cache ----------------------------------------------------------------
+
+_LOCK = threading.Lock()
+_PHANTOMS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_STATS = {"builds": 0, "hits": 0}
+
+
+def cache_info() -> dict[str, int]:
+    """Phantom builds and cache hits in this process (for tests and benchmarks)."""
+    with _LOCK:
+        return {"builds": _STATS["builds"], "hits": _STATS["hits"], "size": len(_PHANTOMS)}
+
+
+def _phantom_for(proc: Any, name: str, settings: Any) -> Any:
+    """The phantom ``compute`` would build for ``proc`` (cached); None when compute's own
+    fallback (patient size unusable) must run, so that its warning is kept."""
+    from skindose import phantoms
+    from skindose.errors import GeometryError
+
+    area = float(settings.cell_area_cm2)
+    if name == "adult":
+        h, m = proc.patient.height_m, proc.patient.mass_kg
+        key: tuple[Any, ...] = ("adult", h, m, area)
+    else:
+        key = (name, area)
+    with _LOCK:
+        ph = _PHANTOMS.get(key)
+        if ph is not None:
+            _PHANTOMS.move_to_end(key)
+            _STATS["hits"] += 1
+            return ph
+    try:
+        if name == "adult":
+            ph = phantoms.adult(height_m=key[1], mass_kg=key[2], cell_area_cm2=area)
+        else:
+            ph = phantoms.by_name(name, cell_area_cm2=area)
+    except GeometryError:
+        if name == "adult":
+            return None
+        raise
+    with _LOCK:
+        _STATS["builds"] += 1
+        _PHANTOMS[key] = ph
+        while len(_PHANTOMS) > PHANTOM_CACHE_SIZE:
+            _PHANTOMS.popitem(last=False)
+    return ph
+
+
+# ---- pseudonyms -------------------------------------------------------------------------------
+
+
+def pseudonym(key: str, identity: str) -> str:
+    """A stable pseudonym of ``identity`` under ``key`` (HMAC-SHA-256, 12 hex digits), or ""
+    for an empty identity."""
+    if not identity:
+        return ""
+    digest = hmac.new(key.encode(), identity.encode("utf-8"), hashlib.sha256).hexdigest()
+    return "P-" + digest[:12]
+
+
+def patient_identity(proc: Any) -> str:
+    """The key that groups procedures of one patient (``skindose.accumulate.patient_key`` when
+    available, else the Patient ID)."""
+    try:
+        from skindose.accumulate import patient_key
+    except ImportError:  # the lead's accumulation module is not merged yet
+        return proc.patient.patient_id or ""
+    return patient_key(proc) or ""
+
+
+# ---- one file ----------------------------------------------------------------------------------
+
+
+def _empty_row(task: FileTask) -> dict[str, Any]:
+    return {"path": task.path, "checksum": task.checksum,
+            "sop_instance_uid": task.sop_instance_uid}
+
+
+def process_file(task: FileTask, cfg: WorkerConfig) -> dict[str, Any]:
+    """Classify and compute one file; one row of the results table (never raises for a bad
+    file).
+
+    Parameters
+    ----------
+    task
+        The file, with the checksum and SOP Instance UID the driver read.
+    cfg
+        Settings (as a dict), phantom name, report folder and pseudonym key.
+    """
+    import warnings
+
+    from skindose.errors import SkinDoseWarning
+
+    t0 = time.perf_counter()
+    row = _empty_row(task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkinDoseWarning)
+        try:
+            _fill(row, task, cfg)
+        except Exception as exc:  # a bug or an unforeseen file: the row says so
+            row.update(status="error",
+                       error=f"internal error ({type(exc).__name__}: {exc})")
+            row.setdefault("kind", FileKind.RDSR.value)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from skindose import compute
+    from skindose.errors import SkinDoseError
+    from skindose.rdsr import read_rdsr
+    from skindose.settings import Settings
+
+    path = Path(task.path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        row.update(kind=FileKind.UNREADABLE.value, status="skipped",
+                   error=f"cannot read the file ({exc.strerror})")
+        return
+    checksum = hashlib.sha256(data).hexdigest()
+    row["checksum"] = checksum  # what was computed, even if the file changed since the scan
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        row.update(kind=FileKind.NOT_RDSR.value, status="skipped",
+                   error="not a DICOM file (no 'DICM' preamble)")
+        return
+    except Exception as exc:
+        row.update(kind=FileKind.UNREADABLE.value, status="skipped",
+                   error=f"truncated or corrupt DICOM file ({type(exc).__name__}: {exc})")
+        return
+    ds.filename = str(path)
+    row["sop_instance_uid"] = str(ds.get("SOPInstanceUID", "") or task.sop_instance_uid)
+    kind, why = classify_dataset(ds)
+    row["kind"] = kind.value
+    if kind is not FileKind.RDSR:
+        row.update(status="skipped", error=why)
+        return
+    settings = Settings.from_dict(dict(cfg.settings))
+    try:
+        proc = read_rdsr(ds)
+    except SkinDoseError as exc:
+        row.update(status="error", error=str(exc))
+        return
+    ident = patient_identity(proc)
+    if cfg.pseudonym_key is not None:
+        pid = pseudonym(cfg.pseudonym_key, ident)
+        proc = dataclasses.replace(proc, patient=dataclasses.replace(proc.patient,
+                                                                      patient_id=pid))
+        row["patient"] = pid
+    else:
+        row["patient"] = ident
+    row["study_date"] = proc.study.date.date().isoformat() if proc.study.date else None
+    dev = proc.device
+    row["device"] = " ".join(x for x in (dev.manufacturer, dev.model) if x) or None
+    row["events"] = proc.n_events
+    try:
+        phantom = _phantom_for(proc, cfg.phantom, settings)
+        result = compute(proc, phantom, settings=settings)
+    except SkinDoseError as exc:
+        row.update(status="error", error=str(exc))
+        return
+    _fill_result(row, result, settings)
+    if cfg.reports_dir:
+        folder = Path(cfg.reports_dir) / report_folder_name(path, checksum)
+        result.save(folder)
+        row["report"] = str(folder)
+    row["status"] = "ok"
+
+
+def report_folder_name(path: Path, checksum: str) -> str:
+    """``<file stem>-<first 12 hex digits of the checksum>`` (safe characters only)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)[:80] or "file"
+    return f"{stem}-{checksum[:12]}"
+
+
+def _fill_result(row: dict[str, Any], result: Any, settings: Any) -> None:
+    tot = result.reference_totals.get("total", {})
+    k = tot.get("kerma_rp_gy")
+    kap = tot.get("kap_gym2")
+    row["kerma_rp_gy"] = k
+    row["kap_gycm2"] = kap * 1e4 if kap is not None else None
+    psd = result.psd_gy
+    row["psd_gy"] = psd
+    loc = result.psd_location
+    row["psd_location"] = loc["label"] if loc else None
+    row["psd_1cm2_gy"] = result.psd_averaged_gy(1.0)
+    row["psd_10cm2_gy"] = result.psd_averaged_gy(10.0)
+    for t in settings.thresholds_gy:
+        row[area_column(t)] = result.area_above_m2(t) * 1e4
+    row["reference_point_estimate"] = bool(result.is_reference_point_estimate)
+    row["alert_srdl"] = psd >= SRDL_GY
+    sev, codes = note_summary(result)
+    row["highest_severity"] = sev
+    row["note_codes"] = ";".join(codes) if codes else None
+
+
+def note_summary(result: Any) -> tuple[str | None, list[str]]:
+    """(highest severity, sorted distinct note codes) of a result.
+
+    Uses the typed notes (``result.notes``) when the result has them; a result from before the
+    notes existed has only warning texts, which count as severity "warning" with no code.
+    """
+    notes = getattr(result, "notes", None)
+    if notes is not None:
+        from skindose.notes import highest_severity
+
+        sev = highest_severity(notes)
+        codes = sorted({n.code.value for n in notes})
+        return (sev.value if sev is not None else None), codes
+    return ("warning" if result.warnings else None), []
