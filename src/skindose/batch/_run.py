@@ -42,6 +42,8 @@ KEY_FILE = "pseudonym.key"
 #: for sure)
 RETRY_ON_RESUME = frozenset({"failed"})
 ERROR_STATUSES = frozenset({"error", "failed"})
+#: least time between two redraws of the progress line (s)
+PROGRESS_INTERVAL_S = 0.2
 
 _MISSING_EXTRA = ("skindose batch needs the optional packages dask[distributed] and pyarrow: "
                   "pip install 'skindose[batch]'")
@@ -113,13 +115,14 @@ class BatchSummary:
 class Progress:
     """One status line on a terminal: files done, errors, alerts, rate and ETA."""
 
-    def __init__(self, total: int, stream: TextIO | None, min_interval_s: float = 0.2) -> None:
+    def __init__(self, total: int, stream: TextIO | None,
+                 min_interval_s: float | None = None) -> None:
         self.total = total
         self.stream = stream
         self.done = self.errors = self.alerts = 0
         self.t0 = time.monotonic()
         self._last = 0.0
-        self._min = min_interval_s
+        self._min = PROGRESS_INTERVAL_S if min_interval_s is None else min_interval_s
 
     def update(self, row: dict[str, Any] | None) -> None:
         self.done += 1
@@ -194,7 +197,12 @@ def open_client(workers: int | None = None, scheduler: str | None = None,
     if n < 1:
         raise ConfigurationError(f"--workers must be at least 1, not {n}")
     numba_threads = max(1, (os.cpu_count() or 1) // n)
+    # allowed-failures 1: a file whose worker dies is retried once, then its row says
+    # "failed". worker-saturation 1.0: a worker holds only the task it runs, so a worker's
+    # death puts only that one file under suspicion (Dask counts every task assigned to the
+    # dead worker).
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.worker.daemon": False}):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -326,7 +334,7 @@ def run_batch(
             for r in old:
                 done[r["path"]] = r["checksum"] or ""
                 uid = r.get("sop_instance_uid")
-                if uid and r.get("status") != "duplicate":
+                if uid and r.get("status") == "ok":
                     uid_owner.setdefault(uid, (r["path"], r["checksum"] or "", r.get("kind")))
             keep = old
         elif not overwrite:
@@ -382,10 +390,26 @@ def run_batch(
     def finished(task: FileTask, row: dict[str, Any]) -> None:
         emit(row)
         uid = task.sop_instance_uid
-        if uid:
-            uid_owner[uid] = (task.path, row.get("checksum") or task.checksum, row.get("kind"))
-            for d in pending_dups.pop(uid, ()):
-                emit(dup_row(d, uid_owner[uid]))
+        if not uid:
+            return
+        owner = (task.path, row.get("checksum") or task.checksum, row.get("kind"))
+        waiting = pending_dups.pop(uid, [])
+        if row.get("status") == "ok":
+            uid_owner[uid] = owner
+            for d in waiting:
+                emit(dup_row(d, owner))
+            return
+        # the first file of this UID was not computed: its byte-identical copies share its
+        # fate; another version of the instance gets its own chance
+        other = []
+        for d in waiting:
+            if d.checksum and d.checksum == owner[1]:
+                emit(dup_row(d, owner))
+            else:
+                other.append(d)
+        if other:
+            pending_dups[uid] = other[1:]
+            submit(other[0])
 
     own_client = client is None
     close: Callable[[], None] = lambda: None  # noqa: E731
@@ -396,6 +420,12 @@ def run_batch(
         n_threads = sum(client.nthreads().values()) or 1
         window = 2 * n_threads + 4
         ac = as_completed()
+
+        def submit(task: FileTask) -> None:
+            fut = client.submit(process, task, cfg, pure=False,
+                                key=f"skindose-batch-{secrets.token_hex(8)}")
+            futures[fut] = task
+            ac.add(fut)
 
         def collect(fut: Any) -> None:
             task = futures.pop(fut)
@@ -434,10 +464,7 @@ def run_batch(
                 continue
             if uid:
                 pending_dups[uid] = []
-            fut = client.submit(process, task, cfg, pure=False,
-                                key=f"skindose-batch-{secrets.token_hex(8)}")
-            futures[fut] = task
-            ac.add(fut)
+            submit(task)
             while len(futures) >= window:
                 collect(next(ac))
         for fut in ac:

@@ -8,15 +8,17 @@ patients builds the adult phantom once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
 import io
+import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +178,10 @@ def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
     try:
         import warnings
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_pydicom():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(io.BytesIO(data))
+            ds.walk(lambda _ds, _elem: None)  # parse every sequence now: truncation shows here
     except InvalidDicomError:
         row.update(kind=FileKind.NOT_RDSR.value, status="skipped",
                    error="not a DICOM file (no 'DICM' preamble)")
@@ -224,6 +227,19 @@ def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
         result.save(folder)
         row["report"] = str(folder)
     row["status"] = "ok"
+
+
+@contextlib.contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """pydicom logs a traceback for a truncated sequence before raising; the row has the
+    message, so its logger is silenced while a file is parsed."""
+    log = logging.getLogger("pydicom")
+    old = log.disabled
+    log.disabled = True
+    try:
+        yield
+    finally:
+        log.disabled = old
 
 
 def report_folder_name(path: Path, checksum: str) -> str:
