@@ -164,7 +164,14 @@ def test_in_process_local_cluster_gives_the_same_table(archive, embedded_run, tm
         rb.pop("seconds")
         assert ra == rb, path
     (stats,) = info.values()
-    assert stats["builds"] < stats["builds"] + stats["hits"]
+    # one phantom per distinct patient size, built once and reused by every other file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sizes = {(p.patient.height_m, p.patient.mass_kg) for p in
+                 (skindose.read_rdsr(f) for f, r in b.items() if r["status"] == "ok")}
+    n_ok = sum(r["status"] == "ok" for r in b.values())
+    assert stats["builds"] == len(sizes) < n_ok
+    assert stats["builds"] + stats["hits"] == n_ok
 
 
 def test_worker_killed_mid_run_loses_nothing(tmp_path):
@@ -382,3 +389,54 @@ def test_missing_extra_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_dask)
     with pytest.raises(skindose.SkinDoseError, match=r"pip install 'skindose\[batch\]'"):
         require_extra()
+
+
+def test_progress_line_counts_errors_alerts_and_eta():
+    import io
+
+    from skindose.batch._run import Progress
+
+    buf = io.StringIO()
+    bar = Progress(4, buf, min_interval_s=0.0)
+    bar.update({"status": "ok", "alert_srdl": True})
+    bar.update({"status": "error"})
+    bar.update({"status": "ok", "highest_severity": "critical"})
+    line = buf.getvalue().rsplit("\r", 1)[-1]
+    assert "3/4 files" in line and "errors 1" in line and "alerts 2" in line
+    assert "ETA " in line and "ETA ?" not in line
+    bar.update(None)  # a resumed file counts as done
+    assert "4/4 files" in buf.getvalue().rsplit("\r", 1)[-1]
+
+
+def test_benchmark_files_are_distinct_readable_rdsrs(tmp_path):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "batch_bench.py"
+    spec = importlib.util.spec_from_file_location("skindose_batch_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    files = mod.make_files(tmp_path, 5, 3, n_distinct=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        procs = [skindose.read_rdsr(f) for f in files]
+    import pydicom
+
+    uids = {pydicom.dcmread(f).SOPInstanceUID for f in files}
+    assert len(uids) == 5
+    assert all(p.n_events == 3 for p in procs)
+
+
+def test_scheduler_address_sends_the_work_to_an_existing_cluster(tmp_path):
+    d = tmp_path / "files"
+    d.mkdir()
+    for i in range(3):
+        _synthetic(d / f"f{i}.dcm", 3, seed=60 + i)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                      host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        summary = run_batch([d], tmp_path / "out", settings=COARSE, phantom="cylinder",
+                            scheduler=cluster.scheduler_address, progress=False)
+        # the run closed its own client, not the cluster
+        with Client(cluster) as client:
+            assert len(client.nthreads()) == 1
+    assert summary.counts == {"ok": 3}
