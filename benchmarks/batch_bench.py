@@ -103,6 +103,8 @@ def run_one(mode: str, workers: int, folder: Path, phantom: str, cell_area: floa
         from skindose.batch import FileTask, WorkerConfig, process_file
 
         cfg = WorkerConfig(settings=s.to_dict(), phantom=phantom)
+        # the same Numba thread cap as the embedded cluster's workers (inherited by spawn)
+        os.environ["NUMBA_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             list(pool.map(_warm_arg, range(workers)))
             t_ready = time.perf_counter()
@@ -154,6 +156,9 @@ def main() -> None:
     ap.add_argument("--cell-area-cm2", type=float, default=1.0)
     ap.add_argument("--pool", action="store_true",
                     help="also time a ProcessPoolExecutor at the largest worker count")
+    ap.add_argument("--configs", help="explicit MODE:W list, e.g. dask:2,pool:2,dask:2 (an "
+                    "A/B/A comparison under the same load); overrides --workers/--pool")
+    ap.add_argument("--csv", default="batch.csv", help="file name under benchmarks/results/")
     ap.add_argument("--one", nargs=3, metavar=("MODE", "W", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -171,6 +176,8 @@ def main() -> None:
         configs = [("dask", w) for w in counts]
         if args.pool:
             configs.append(("pool", max(counts)))
+        if args.configs:
+            configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs.split(",")]
         results = []
         load_before = os.getloadavg()
         for mode, w in configs:
@@ -191,7 +198,7 @@ def main() -> None:
               f"{r['startup_s']} | {r['files_per_s']} | {r['steady_files_per_s']} | "
               f"{r['driver_peak_rss_mb']} | {r['worker_peak_rss_mb']} | {r['load_1min']} |")
     RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / "batch.csv").open("w", newline="") as fh:
+    with (RESULTS / args.csv).open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(results[0]))
         w.writeheader()
         w.writerows(results)

@@ -312,8 +312,8 @@ def run_batch(
     t_start = time.monotonic()
     s = settings if settings is not None else Settings()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     files = expand_paths(paths)
+    out.mkdir(parents=True, exist_ok=True)
     columns = columns_for(s.thresholds_gy)
     names = [c for c, _ in columns]
     csv_path = out / RESULTS_CSV
@@ -329,14 +329,16 @@ def run_batch(
                 raise ConfigurationError(
                     f"{csv_path}: its columns differ from this run's (other thresholds_gy?); "
                     "resume with the same settings or use another --out")
-            old = [r for r in iter_rows(csv_path, columns)
-                   if r.get("status") not in RETRY_ON_RESUME]
-            for r in old:
+            # two streaming passes (the old table is never held in memory): index, then keep
+            for r in iter_rows(csv_path, columns):
+                if r.get("status") in RETRY_ON_RESUME:
+                    continue
                 done[r["path"]] = r["checksum"] or ""
                 uid = r.get("sop_instance_uid")
                 if uid and r.get("status") == "ok":
                     uid_owner.setdefault(uid, (r["path"], r["checksum"] or "", r.get("kind")))
-            keep = old
+            keep = (r for r in iter_rows(csv_path, columns)
+                    if r.get("status") not in RETRY_ON_RESUME)
         elif not overwrite:
             raise ConfigurationError(
                 f"{csv_path} exists: give --resume to continue it or --overwrite to replace it")

@@ -52,7 +52,7 @@ class WorkerConfig:
 
 # ---- per-process phantom cache ----------------------------------------------------------------
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _PHANTOMS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _STATS = {"builds": 0, "hits": 0}
 
@@ -75,22 +75,21 @@ def _phantom_for(proc: Any, name: str, settings: Any) -> Any:
         key: tuple[Any, ...] = ("adult", h, m, area)
     else:
         key = (name, area)
-    with _LOCK:
+    with _LOCK:  # held while building too: two threads never build the same phantom
         ph = _PHANTOMS.get(key)
         if ph is not None:
             _PHANTOMS.move_to_end(key)
             _STATS["hits"] += 1
             return ph
-    try:
-        if name == "adult":
-            ph = phantoms.adult(height_m=key[1], mass_kg=key[2], cell_area_cm2=area)
-        else:
-            ph = phantoms.by_name(name, cell_area_cm2=area)
-    except GeometryError:
-        if name == "adult":
-            return None
-        raise
-    with _LOCK:
+        try:
+            if name == "adult":
+                ph = phantoms.adult(height_m=key[1], mass_kg=key[2], cell_area_cm2=area)
+            else:
+                ph = phantoms.by_name(name, cell_area_cm2=area)
+        except GeometryError:
+            if name == "adult":
+                return None
+            raise
         _STATS["builds"] += 1
         _PHANTOMS[key] = ph
         while len(_PHANTOMS) > PHANTOM_CACHE_SIZE:
@@ -111,13 +110,15 @@ def pseudonym(key: str, identity: str) -> str:
 
 
 def patient_identity(proc: Any) -> str:
-    """The key that groups procedures of one patient (``skindose.accumulate.patient_key`` when
-    available, else the Patient ID)."""
+    """Who the patient is, for the table and the per-patient grouping: the Patient ID, or,
+    where it is missing, ``skindose.accumulate.patient_key`` (name + birth date)."""
+    if proc.patient.patient_id:
+        return str(proc.patient.patient_id)
     try:
         from skindose.accumulate import patient_key
-    except ImportError:  # the lead's accumulation module is not merged yet
-        return proc.patient.patient_id or ""
-    return patient_key(proc) or ""
+    except ImportError:  # the accumulation module (issue 11) is not merged yet
+        return ""
+    return str(patient_key(proc) or "")
 
 
 # ---- one file ----------------------------------------------------------------------------------
