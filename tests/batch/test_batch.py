@@ -268,8 +268,14 @@ def test_anonymize_and_by_patient(tmp_path):
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         summary = run_batch([d], out, settings=COARSE, phantom="cylinder", client=client,
-                            anonymize=True, by_patient=True, window_days=365, progress=False)
+                            anonymize=True, by_patient=True, window_days=365, progress=False,
+                            reports=True)
     assert summary.n_patients == 2
+    reports = [f for f in (out / "reports").rglob("*") if f.is_file()]
+    assert any(f.name == "summary.json" for f in reports)
+    for f in reports:
+        if f.suffix in (".json", ".html"):
+            assert "PAT-A" not in f.read_text(encoding="utf-8"), f
     rows = _rows(out)
     key = (out / "pseudonym.key").read_text().strip()
     pa_, pb = pseudonym(key, "PAT-A"), pseudonym(key, "PAT-B")
