@@ -202,8 +202,7 @@ def open_client(workers: int | None = None, scheduler: str | None = None,
     # death puts only that one file under suspicion (Dask counts every task assigned to the
     # dead worker).
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                          "distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.worker.daemon": False}):
+                          "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, memory_limit=memory_limit, silence_logs=logging.ERROR,
