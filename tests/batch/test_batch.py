@@ -446,3 +446,17 @@ def test_scheduler_address_sends_the_work_to_an_existing_cluster(tmp_path):
         with Client(cluster) as client:
             assert len(client.nthreads()) == 1
     assert summary.counts == {"ok": 3}
+
+
+def test_window_fallback_merge_never_counts_an_event_twice():
+    from skindose.batch._patients import _merge_fallback
+
+    full = example_procedure(6, seed=1)
+    partial = dataclasses.replace(full, events=full.events[:3], source="partial")
+    other = example_procedure(4, seed=2)
+    assert _merge_fallback([partial, full, other]) == [full, other]
+    assert _merge_fallback([full, full]) == [full]
+    crossing = dataclasses.replace(full, events=(*full.events[3:], *other.events[:1]),
+                                   source="crossing")
+    with pytest.raises(skindose.SkinDoseError, match="share some Irradiation Event UIDs"):
+        _merge_fallback([partial, crossing, other])

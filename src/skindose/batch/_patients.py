@@ -95,6 +95,8 @@ def accumulate_window(paths: Sequence[str], settings_dict: dict[str, Any], phant
                 merge_procedures = None
             if merge_procedures is not None:
                 procs, _notes = merge_procedures(procs)
+            else:
+                procs = _merge_fallback(procs)
             sized = next((p for p in procs
                           if p.patient.height_m is not None or p.patient.mass_kg is not None),
                          procs[0])
@@ -112,6 +114,31 @@ def accumulate_window(paths: Sequence[str], settings_dict: dict[str, Any], phant
             out["error"] = f"internal error ({type(exc).__name__}: {exc})"
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _merge_fallback(procs: list[Any]) -> list[Any]:
+    """Until ``skindose.accumulate.merge_procedures`` is there: a report whose Irradiation
+    Event UIDs are all in another, larger report of the window is left out (superseded, or the
+    same report twice); a partial overlap raises (never an event counted twice)."""
+    from skindose.errors import SkinDoseError
+
+    uids = [{e.uid for e in p.events if e.uid} for p in procs]
+    keep = []
+    for i, u in enumerate(uids):
+        covered = False
+        for j, v in enumerate(uids):
+            if i == j or not (u & v):
+                continue
+            if u <= v and (len(u) < len(v) or j < i):
+                covered = True  # superseded by j (or an identical earlier report)
+                break
+            if not (v <= u):
+                raise SkinDoseError(
+                    f"{procs[i].source} and {procs[j].source} share some Irradiation Event "
+                    "UIDs but neither contains the other; not accumulated")
+        if not covered:
+            keep.append(procs[i])
+    return keep
 
 
 @dataclasses.dataclass
