@@ -159,9 +159,6 @@ def process_file(task: FileTask, cfg: WorkerConfig) -> dict[str, Any]:
 
 
 def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     from skindose import compute
     from skindose.errors import SkinDoseError
     from skindose.rdsr import read_rdsr
@@ -176,34 +173,24 @@ def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
         return
     checksum = hashlib.sha256(data).hexdigest()
     row["checksum"] = checksum  # what was computed, even if the file changed since the scan
+    fh = io.BytesIO(data)
+    fh.name = str(path)  # the reader names the file in its messages
     try:
-        import warnings
-
-        with warnings.catch_warnings(), _quiet_pydicom():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data))
-            ds.walk(lambda _ds, _elem: None)  # parse every sequence now: truncation shows here
-    except InvalidDicomError:
-        row.update(kind=FileKind.NOT_RDSR.value, status="skipped",
-                   error="not a DICOM file (no 'DICM' preamble)")
-        return
-    except Exception as exc:
-        row.update(kind=FileKind.UNREADABLE.value, status="skipped",
-                   error=f"truncated or corrupt DICOM file ({type(exc).__name__}: {exc})")
-        return
-    ds.filename = str(path)
-    row["sop_instance_uid"] = str(ds.get("SOPInstanceUID", "") or task.sop_instance_uid)
-    kind, why = classify_dataset(ds)
-    row["kind"] = kind.value
-    if kind is not FileKind.RDSR:
-        row.update(status="skipped", error=why)
-        return
-    settings = Settings.from_dict(dict(cfg.settings))
-    try:
-        proc = read_rdsr(ds)
+        with _quiet_pydicom():
+            proc = read_rdsr(fh)
     except SkinDoseError as exc:
-        row.update(status="error", error=str(exc))
+        # the reader said no: find out what the file is (only now: the parse costs time)
+        kind, why = classify_bytes(data)
+        row["kind"] = kind.value
+        if kind is FileKind.RDSR:
+            row.update(status="error", error=str(exc))
+        else:
+            row.update(status="skipped", error=why)
         return
+    row["kind"] = FileKind.RDSR.value
+    row["sop_instance_uid"] = (getattr(proc, "sop_instance_uid", "") or task.sop_instance_uid
+                               or None)
+    settings = Settings.from_dict(dict(cfg.settings))
     ident = patient_identity(proc)
     if cfg.pseudonym_key is not None:
         pid = pseudonym(cfg.pseudonym_key, ident)
@@ -241,6 +228,26 @@ def _quiet_pydicom() -> Iterator[None]:
         yield
     finally:
         log.disabled = old
+
+
+def classify_bytes(data: bytes) -> tuple[FileKind, str]:
+    """Kind of a file from its bytes, with every sequence parsed (truncation shows here)."""
+    import warnings
+
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with warnings.catch_warnings(), _quiet_pydicom():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data))
+            ds.walk(lambda _ds, _elem: None)
+    except InvalidDicomError:
+        return FileKind.NOT_RDSR, "not a DICOM file (no 'DICM' preamble)"
+    except Exception as exc:
+        return FileKind.UNREADABLE, (f"truncated or corrupt DICOM file ({type(exc).__name__}: "
+                                     f"{exc})")
+    return classify_dataset(ds)
 
 
 def report_folder_name(path: Path, checksum: str) -> str:
