@@ -13,8 +13,10 @@ Every file gets one of four kinds:
     a file that cannot be read: missing, no permission, truncated or corrupt DICOM.
 
 The driver classifies from the first bytes (SOP Class and Instance UIDs, read with pydicom's
-``read_partial`` up to (0008,0018)); the worker confirms with the full content tree (a CT dose
-SR shares the X-Ray Radiation Dose SR class and is told apart by its template and content).
+``read_partial`` up to (0008,0018)); the worker reads every candidate with
+:func:`skindose.read_rdsr` and, only when the reader refuses it, parses the whole file with
+pydicom to say what it is (:func:`classify_dataset`: a CT dose SR shares the X-Ray Radiation
+Dose SR class and is told apart by its template and content; a truncated file fails the parse).
 """
 
 from __future__ import annotations
