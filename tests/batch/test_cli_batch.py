@@ -68,8 +68,14 @@ def test_missing_path_exit_2(tmp_path, capsys):
 def test_ctrl_c_stops_cleanly_with_finished_rows_on_disk(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
-    for i in range(16):
-        write_rdsr(example_procedure(20, seed=i), d / f"f{i:02d}.dcm")
+    from pydicom.uid import generate_uid
+
+    from skindose.rdsr.synthetic import build_rdsr
+
+    ds = build_rdsr(example_procedure(20, seed=1))
+    for i in range(16):  # one procedure, 16 instances (not duplicates: own SOP Instance UIDs)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.save_as(d / f"f{i:02d}.dcm", enforce_file_format=True)
     settings = tmp_path / "coarse.toml"
     settings.write_text("cell_area_cm2 = 4.0\n")
     out = tmp_path / "out"
