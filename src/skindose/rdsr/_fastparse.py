@@ -366,6 +366,8 @@ def _decode(vr: str, raw: bytes, length: int, codec: str | None) -> Any:
         return nums[0] if n == 1 else MultiValue(type(nums[0]), nums)
     if vr in _BYTES:
         return raw
+    if vr == "UR":
+        return raw.decode("latin_1").rstrip()
     raise Fallback(f"VR {vr} is not decoded by the fast path")
 
 
