@@ -17,7 +17,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from skindose.rdsr import _fastparse  # noqa: E402
 from tests.conftest import real_rdsr_files  # noqa: E402
 from tests.rdsr.test_fast_reader import (  # noqa: E402
     _comparable,
@@ -26,6 +25,8 @@ from tests.rdsr.test_fast_reader import (  # noqa: E402
     _mutants,
     _reference,
 )
+
+from skindose.rdsr import _fastparse  # noqa: E402
 
 
 def main() -> int:
