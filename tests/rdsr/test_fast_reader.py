@@ -366,3 +366,27 @@ def test_encoded_file_parses_in_dcmtk(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "E:" not in r.stderr and "W:" not in r.stderr
     assert "(0040,a730) SQ" in r.stdout  # ContentSequence
+
+
+def test_import_and_inspect_stay_numba_free():
+    import subprocess
+    import sys
+
+    from tests.conftest import RDSR_DIR
+
+    f = sorted(RDSR_DIR.glob("*.dcm"))[0] if RDSR_DIR.is_dir() else None
+    if f is None:
+        pytest.skip("no shared data")
+    code = (
+        "import sys, contextlib, io\n"
+        "import skindose\n"
+        "assert 'numba' not in sys.modules, 'import skindose imported numba'\n"
+        "from skindose.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['inspect', {str(f)!r}])\n"
+        "assert rc in (0, 3, 4), rc\n"
+        "assert 'numba' not in sys.modules, 'skindose inspect imported numba'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
