@@ -53,6 +53,8 @@ _ITEM_DELIM = 0xFFFEE00D
 _SEQ_DELIM = 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
 _CHARSET_TAG = 0x00080005
+_ITEM_DELIM_BYTES = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+_MEMO_MAX = 512  # bytes: items up to this size are remembered by content
 
 _HDR = struct.Struct("<HH2sH")  # explicit VR, short form: group, element, VR, 16-bit length
 _TAGLEN = struct.Struct("<HHL")  # implicit VR and item headers: group, element, 32-bit length
@@ -392,11 +394,11 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
     seq: list[FastDataset] = []
     end: int | None = size
     in_dataset = True
-    stack: list[tuple[Any, int | None, bytes | None]] = []
+    stack: list[tuple[Any, int | None, Any]] = []
     # Small items recur byte for byte (concept names, units, many NUM items): one parsed
     # dataset serves every identical copy (values are decoded identically; nothing mutates).
     memo: dict[bytes, FastDataset] = {}
-    key: bytes | None
+    key: Any
     if implicit and pos + 6 <= size and 0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B:
         raise Fallback("the dataset looks explicit-VR although the transfer syntax is implicit")
     while True:
@@ -418,8 +420,10 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 tag = (g << 16) | e
                 if g == 0xFFFE:
                     if end is None and tag == _ITEM_DELIM and length == 0:
+                        seq, end, key = stack.pop()
+                        if key.__class__ is int and pos - key <= _MEMO_MAX:
+                            memo[buf[key:pos]] = ds
                         pos += 8
-                        seq, end, _ = stack.pop()
                         in_dataset = False
                         continue
                     raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
@@ -431,8 +435,10 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 if g == 0xFFFE:
                     length = u32(buf, pos + 4)[0]
                     if end is None and tag == _ITEM_DELIM and length == 0:
+                        seq, end, key = stack.pop()
+                        if key.__class__ is int and pos - key <= _MEMO_MAX:
+                            memo[buf[key:pos]] = ds
                         pos += 8
-                        seq, end, _ = stack.pop()
                         in_dataset = False
                         continue
                     raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
@@ -518,14 +524,22 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
             if tag != _ITEM:
                 raise Fallback(f"({g:04X},{e:04X}) where a sequence item was expected")
             if length == _UNDEFINED:
-                key = None
-                stack.append((seq, end, None))
+                # the same memo: the content up to the first item delimiter, if an identical
+                # complete item was parsed before (parsing is a function of these bytes alone)
+                d = buf.find(_ITEM_DELIM_BYTES, pos, pos + _MEMO_MAX + 8)
+                if d != -1 and (end is None or d + 8 <= end):
+                    hit = memo.get(buf[pos:d])
+                    if hit is not None:
+                        seq.append(hit)
+                        pos = d + 8
+                        continue
+                stack.append((seq, end, pos))  # an int: the start of an undefined-length item
                 end = None
             else:
                 if pos + length > size or (end is not None and pos + length > end):
                     raise Fallback("an item runs past the end of its sequence")
                 key = None
-                if length <= 512:
+                if length <= _MEMO_MAX:
                     key = buf[pos:pos + length]
                     hit = memo.get(key)
                     if hit is not None:
