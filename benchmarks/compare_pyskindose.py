@@ -269,17 +269,23 @@ def _uptime() -> str:
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def reader_race(synthetic_events: int = 10_000, tmp: Path | None = None) -> list[dict]:
-    """``read_rdsr`` against ``pydicom.dcmread`` on the same files, side by side (see above)."""
+def reader_race(synthetic_events: int = 10_000, tmp: Path | None = None,
+                files: list[Path] | None = None) -> list[dict]:
+    """``read_rdsr`` against ``pydicom.dcmread`` on the same files, side by side (see above).
+
+    ``files``: the real files to race (default: the longest real file and PySkinDose's four).
+    """
     import pydicom
 
     from skindose.rdsr import reader
     from skindose.rdsr.synthetic import example_procedure, write_rdsr
 
-    files = sorted(RDSR_DIR.glob("pyskindose__*.dcm"))
-    longest = max(RDSR_DIR.glob("*.dcm"), key=lambda f: f.stat().st_size, default=None)
-    if longest is not None and longest not in files:
-        files.insert(0, longest)
+    if files is None:
+        files = sorted(RDSR_DIR.glob("pyskindose__*.dcm"))
+        longest = max(RDSR_DIR.glob("*.dcm"), key=lambda f: f.stat().st_size, default=None)
+        if longest is not None and longest not in files:
+            files.insert(0, longest)
+    files = list(files)
     tmpdir = Path(tmp or tempfile.mkdtemp(prefix="bench-reader-"))
     if synthetic_events:
         t0 = time.perf_counter()

@@ -390,3 +390,27 @@ def test_import_and_inspect_stay_numba_free():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=120, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_reader_race_smoke(tmp_path):
+    """benchmarks/compare_pyskindose.py's reader race runs; numbers positive, no fallback."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_pyskindose.py"
+    if not path.exists() or not REAL:
+        pytest.skip("benchmarks or shared data not present")
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("skindose_bench_compare", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        small = min(REAL, key=lambda f: f.stat().st_size)
+        rows = mod.reader_race(synthetic_events=20, tmp=tmp_path, files=[small])
+    finally:
+        sys.path.remove(str(path.parent))
+    assert len(rows) == 2
+    for r in rows:
+        assert r["read_rdsr_s"] > 0 and r["dcmread_full_decode_s"] > 0
+        assert r["events"] > 0
+        assert not r["fast_path_fell_back"]
