@@ -414,3 +414,27 @@ def test_reader_race_smoke(tmp_path):
         assert r["read_rdsr_s"] > 0 and r["dcmread_full_decode_s"] > 0
         assert r["events"] > 0
         assert not r["fast_path_fell_back"]
+
+
+def test_first_compilation_is_announced_once():
+    import numba
+
+    from skindose import _startup
+
+    out = io.StringIO()
+    prefix = __name__
+    assert _startup.announce_compilation(out, prefix=prefix, force=True)
+    assert not _startup.announce_compilation(out, prefix=prefix, force=True)  # once
+
+    @numba.njit(cache=False)
+    def f(x):
+        return x + 1
+
+    @numba.njit(cache=False)
+    def g(x):
+        return x * 2
+
+    assert f(1) == 2 and g(2) == 4 and f(1.5) == 2.5
+    assert out.getvalue().count(_startup.MESSAGE) == 1
+    # not a terminal and not forced: nothing installed
+    assert not _startup.announce_compilation(io.StringIO(), prefix="other")
