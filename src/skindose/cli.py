@@ -258,6 +258,9 @@ def _load_phantom(name: str, height_m, mass_kg, cell_area_cm2: float):
 
 def _run_compute(procs, phantom_name, height_m, mass_kg, settings, progress):
     from skindose import compute
+    from skindose._startup import announce_compilation
+
+    announce_compilation()  # one line on stderr (a terminal) when the kernel compiles
 
     height = height_m or next((p.patient.height_m for p in procs if p.patient.height_m), None)
     mass = mass_kg or next((p.patient.mass_kg for p in procs if p.patient.mass_kg), None)
