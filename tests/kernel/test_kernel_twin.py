@@ -42,6 +42,20 @@ def test_kernel_equals_twin(name, seed):
     assert stats["slab"] > 50
 
 
+@pytest.mark.parametrize("name", ["two_spheres", "box_shadow", "torus"])
+def test_closed_mesh_grid_of_facing_triangles_equals_twin(name):
+    # Closed scenes: with ``closed=True`` only source-facing triangles enter the visibility
+    # grid; the decisions stay those of every triangle (twin, BVH).
+    case = make_case(name, 3)
+    accel = prepare(case["triangles"], case["centroids"], case["normals"], closed=True)
+    got = accumulate_dose(**case, accel=accel)
+    want, _ = reference_accumulate_dose(**case)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0.0)
+    np.testing.assert_array_equal(accumulate_dose(**case, occlusion_structure="bvh"), got)
+    unoccluded, _ = reference_accumulate_dose(**case, occlusion=False)
+    assert np.count_nonzero(unoccluded > want) > 5
+
+
 def test_partial_cells_shadowed_at_the_covered_part():
     # A partially covered cell whose centroid lies outside the field is tested for occlusion
     # from the covered part: some such cells are occluded in the twin's scenes, and the kernel

@@ -471,7 +471,7 @@ def _coverage(a0, b0, a1, b1, a2, b2, tu, tv, buf):
 # ---------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bin(x, t, s, g):
     """Grid column of projective coordinate ``x`` on [-t, t] cut into ``g`` bins (clamped)."""
     f = (x + t) * s
@@ -482,10 +482,37 @@ def _bin(x, t, s, g):
     return int(f)
 
 
+@njit(cache=True, inline="always")
+def _covers(f, j, a, b, pad):
+    """False when point (a, b) lies outside projected triangle ``f[j, 0:6]`` by more than
+    ``pad`` (distance, tangent units): then no segment projecting to (a, b) meets it."""
+    a0 = f[j, 0]
+    b0 = f[j, 1]
+    a1 = f[j, 2]
+    b1 = f[j, 3]
+    a2 = f[j, 4]
+    b2 = f[j, 5]
+    area = (a1 - a0) * (b2 - b0) - (a2 - a0) * (b1 - b0)
+    if area == 0.0:
+        return True  # seen edge-on: no cheap verdict
+    s = 1.0 if area > 0.0 else -1.0
+    ea = a1 - a0
+    eb = b1 - b0
+    if s * (ea * (b - b0) - eb * (a - a0)) < -pad * (abs(ea) + abs(eb)):
+        return False
+    ea = a2 - a1
+    eb = b2 - b1
+    if s * (ea * (b - b1) - eb * (a - a1)) < -pad * (abs(ea) + abs(eb)):
+        return False
+    ea = a0 - a2
+    eb = b0 - b2
+    return not s * (ea * (b - b2) - eb * (a - a2)) < -pad * (abs(ea) + abs(eb))
+
+
 @njit(cache=True)
 def _event_pairs(
     i, keep_row, cnt, centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
-    inverse_square, occl_mode, eps_mm, pad, density, max_span,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, pidx, pdose, off, emax,
 ):  # fmt: skip
     """Dose pairs (original cell index, dose) of event ``i``, written at ``pidx[off:]``.
@@ -493,7 +520,9 @@ def _event_pairs(
     Returns the number of pairs. ``keep_row``/``cnt`` come from :func:`_cull`. The pairs come
     out in cluster order (deterministic, independent of the thread that runs the event).
     ``occl_mode``: 0 off, 1 the per-event visibility grid, 2 the BVH (same decisions; kept for
-    benchmarks and tests).
+    benchmarks and tests). ``closed``: the mesh is closed (watertight), so only source-facing
+    triangles need to enter the grid (a segment that crosses a closed surface leaves it
+    through a source-facing triangle).
     """
     sx = ev[i, 0]
     sy = ev[i, 1]
@@ -517,11 +546,17 @@ def _event_pairs(
 
     # ---- pass 1: triangles of the kept clusters that meet the (padded) pyramid
     inf_q = np.empty(cnt, dtype=np.int64)
-    inf_f = np.empty((cnt, 7))  # a0, b0, a1, b1, a2, b2, min depth d·w
-    inf_in = np.empty(cnt, dtype=np.bool_)
-    glob = np.empty(cnt, dtype=np.int64)  # occluders checked for every ray
+    # a0, b0, a1, b1, a2, b2 (projected vertices), min depth d·w, amin, amax, bmin, bmax
+    inf_f = np.empty((cnt, 11))
+    inf_in = np.empty(cnt, dtype=np.bool_)  # all three vertices inside the field
+    inf_face = np.empty(cnt, dtype=np.bool_)  # faces the source
+    glob = np.empty(cnt, dtype=np.int64)  # straddling the focal spot's plane: every ray
+    big = np.empty(cnt, dtype=np.int64)  # in-field, too big for the grid: every ray
     m = 0
     ng = 0
+    nbig = 0
+    aw = 0.0
+    bw = 0.0
     for k in range(keep_row.shape[0]):
         if keep_row[k] == 0:
             continue
@@ -557,14 +592,38 @@ def _event_pairs(
                 continue
             if -dv0 > tvp * dw0 and -dv1 > tvp * dw1 and -dv2 > tvp * dw2:
                 continue
+            face = (
+                normals[q, 0] * (sx - centroids[q, 0])
+                + normals[q, 1] * (sy - centroids[q, 1])
+                + normals[q, 2] * (sz - centroids[q, 2])
+            ) > 0.0
+            if not face and (occl_mode != 1 or closed):
+                continue  # neither lit nor needed in the grid
+            a0 = du0 / dw0
+            b0 = dv0 / dw0
+            a1 = du1 / dw1
+            b1 = dv1 / dw1
+            a2 = du2 / dw2
+            b2 = dv2 / dw2
             inf_q[m] = q
-            inf_f[m, 0] = du0 / dw0
-            inf_f[m, 1] = dv0 / dw0
-            inf_f[m, 2] = du1 / dw1
-            inf_f[m, 3] = dv1 / dw1
-            inf_f[m, 4] = du2 / dw2
-            inf_f[m, 5] = dv2 / dw2
+            inf_f[m, 0] = a0
+            inf_f[m, 1] = b0
+            inf_f[m, 2] = a1
+            inf_f[m, 3] = b1
+            inf_f[m, 4] = a2
+            inf_f[m, 5] = b2
             inf_f[m, 6] = min(dw0, dw1, dw2)
+            amin = min(a0, a1, a2)
+            amax = max(a0, a1, a2)
+            bmin = min(b0, b1, b2)
+            bmax = max(b0, b1, b2)
+            inf_f[m, 7] = amin
+            inf_f[m, 8] = amax
+            inf_f[m, 9] = bmin
+            inf_f[m, 10] = bmax
+            aw += amax - amin
+            bw += bmax - bmin
+            inf_face[m] = face
             inf_in[m] = (
                 abs(du0) <= tu * dw0 and abs(dv0) <= tv * dw0
                 and abs(du1) <= tu * dw1 and abs(dv1) <= tv * dw1
@@ -582,26 +641,30 @@ def _event_pairs(
     bstart = np.zeros(2, dtype=np.int64)
     entries = np.empty(0, dtype=np.int64)
     if occl_mode == 1:
-        nbins = max(1, int(m * density))
-        gu = max(1, min(4096, int(math.sqrt(nbins * tu / tv))))
-        gv = max(1, min(4096, nbins // gu))
+        # Bins about ``density`` times the mean projected box of the in-field triangles, so
+        # that a triangle covers a few bins and a bin holds a few triangles per layer.
+        aw = density * aw / m
+        bw = density * bw / m
+        if aw > 0.0 and 2.0 * tu / aw > 1.0:
+            gu = int(min(2.0 * tu / aw, 2048.0))
+        if bw > 0.0 and 2.0 * tv / bw > 1.0:
+            gv = int(min(2.0 * tv / bw, 2048.0))
+        while gu * gv > 4 * m + 16:  # memory bound for pathological scenes
+            gu = max(1, gu // 2)
+            gv = max(1, gv // 2)
         su = gu / (2.0 * tu)
         sv = gv / (2.0 * tv)
         span = np.empty((m, 4), dtype=np.int64)
         bstart = np.zeros(gu * gv + 1, dtype=np.int64)
         for j in range(m):
-            amin = min(inf_f[j, 0], inf_f[j, 2], inf_f[j, 4]) - pad
-            amax = max(inf_f[j, 0], inf_f[j, 2], inf_f[j, 4]) + pad
-            bmin = min(inf_f[j, 1], inf_f[j, 3], inf_f[j, 5]) - pad
-            bmax = max(inf_f[j, 1], inf_f[j, 3], inf_f[j, 5]) + pad
-            iu0 = _bin(amin, tu, su, gu)
-            iu1 = _bin(amax, tu, su, gu)
-            iv0 = _bin(bmin, tv, sv, gv)
-            iv1 = _bin(bmax, tv, sv, gv)
+            iu0 = _bin(inf_f[j, 7] - pad, tu, su, gu)
+            iu1 = _bin(inf_f[j, 8] + pad, tu, su, gu)
+            iv0 = _bin(inf_f[j, 9] - pad, tv, sv, gv)
+            iv1 = _bin(inf_f[j, 10] + pad, tv, sv, gv)
             if (iu1 - iu0 + 1) * (iv1 - iv0 + 1) > max_span:
                 span[j, 0] = -1
-                glob[ng] = inf_q[j]  # covers too many bins (very close to the source)
-                ng += 1
+                big[nbig] = j  # covers too many bins (very close to the source)
+                nbig += 1
                 continue
             span[j, 0] = iu0
             span[j, 1] = iu1
@@ -632,15 +695,9 @@ def _event_pairs(
     npair = 0
     best = 0.0
     for j in range(m):
-        q = inf_q[j]
-        cx = centroids[q, 0]
-        cy = centroids[q, 1]
-        cz = centroids[q, 2]
-        fx = sx - cx
-        fy = sy - cy
-        fz = sz - cz
-        if not normals[q, 0] * fx + normals[q, 1] * fy + normals[q, 2] * fz > 0.0:
+        if not inf_face[j]:
             continue
+        q = inf_q[j]
         frac = 1.0
         ca = 0.0
         cb = 0.0
@@ -649,6 +706,9 @@ def _event_pairs(
                                      inf_f[j, 4], inf_f[j, 5], tu, tv, buf)
             if not frac > 0.0:
                 continue
+        cx = centroids[q, 0]
+        cy = centroids[q, 1]
+        cz = centroids[q, 2]
         dx = cx - sx
         dy = cy - sy
         dz = cz - sz
@@ -663,12 +723,12 @@ def _event_pairs(
             ox = cx
             oy = cy
             oz = cz
-            gx = fx
-            gy = fy
-            gz = fz
+            gx = sx - cx
+            gy = sy - cy
+            gz = sz - cz
             tmin = eps_mm / dist
-            ao = 0.0
-            bo = 0.0
+            ao = ca
+            bo = cb
             dwo = dwc
             if dwc > 0.0 and abs(duc) <= tu * dwc and abs(dvc) <= tv * dwc:
                 ao = duc / dwc
@@ -698,12 +758,7 @@ def _event_pairs(
                     gy = sy - oy
                     gz = sz - oz
                     tmin = eps_mm / math.sqrt(gx * gx + gy * gy + gz * gz)
-                    ao = ca
-                    bo = cb
                     dwo = (ox - sx) * wx + (oy - sy) * wy + (oz - sz) * wz
-                else:
-                    ao = ca
-                    bo = cb
             hit = False
             if occl_mode == 2:
                 hit = _occluded(ox, oy, oz, gx, gy, gz, tmin, cell_order[q],
@@ -713,13 +768,21 @@ def _event_pairs(
                 b = _bin(bo, tv, sv, gv) * gu + _bin(ao, tu, su, gu)
                 for e in range(bstart[b], bstart[b + 1]):
                     jj = entries[e]
-                    qq = inf_q[jj]
-                    if qq == q or inf_f[jj, 6] > lim:
+                    if jj == j or inf_f[jj, 6] > lim or not _covers(inf_f, jj, ao, bo, pad):
                         continue
-                    t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, qq)
+                    t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, inf_q[jj])
                     if t > tmin and t < 1.0:
                         hit = True
                         break
+                if not hit:
+                    for g in range(nbig):
+                        jj = big[g]
+                        if jj == j or inf_f[jj, 6] > lim or not _covers(inf_f, jj, ao, bo, pad):
+                            continue
+                        t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, inf_q[jj])
+                        if t > tmin and t < 1.0:
+                            hit = True
+                            break
                 if not hit:
                     for g in range(ng):
                         qq = glob[g]
@@ -756,7 +819,7 @@ def _event_pairs(
 @njit(cache=True, parallel=True)
 def accumulate_parallel(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
-    inverse_square, occl_mode, eps_mm, pad, density, max_span, block,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
 ):  # fmt: skip
     """Add every event's dose into ``out`` (original cell order), in parallel over events.
@@ -785,8 +848,8 @@ def accumulate_parallel(
         for ii in prange(nb):
             npair[ii] = _event_pairs(
                 e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
-                max_path_factor, inverse_square, occl_mode, eps_mm, pad, density, max_span,
-                node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
                 pidx, pdose, off[ii], emax,
             )  # fmt: skip
         for ii in range(nb):
@@ -797,7 +860,7 @@ def accumulate_parallel(
 @njit(cache=True)
 def accumulate_serial(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
-    inverse_square, occl_mode, eps_mm, pad, density, max_span, block,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
 ):  # fmt: skip
     """Serial twin of :func:`accumulate_parallel` (same body, ``range`` for ``prange``)."""
@@ -819,8 +882,8 @@ def accumulate_serial(
         for ii in range(nb):
             npair[ii] = _event_pairs(
                 e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
-                max_path_factor, inverse_square, occl_mode, eps_mm, pad, density, max_span,
-                node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
                 pidx, pdose, off[ii], emax,
             )  # fmt: skip
         for ii in range(nb):

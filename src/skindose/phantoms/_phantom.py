@@ -168,12 +168,14 @@ class Phantom:
 
         A :class:`skindose.kernel.Accel` over :attr:`triangles`, holding the cell arrays in
         the kernel's order; pass it as ``accel=`` to :func:`skindose.kernel.accumulate_dose`
-        and :func:`skindose.kernel.first_hit_distance`. The phantom's arrays are read-only,
+        and :func:`skindose.kernel.first_hit_distance`. Declared closed when the mesh is
+        watertight and consistently wound (phantoms are outward-wound). The arrays are read-only,
         so it can never go stale. Two threads asking at once may both build it (same result).
         """
         from skindose import kernel
 
-        return kernel.prepare(self.triangles, self.centroids, self.normals)
+        closed = bool(self.mesh.is_watertight and self.mesh.is_winding_consistent)
+        return kernel.prepare(self.triangles, self.centroids, self.normals, closed=closed)
 
     @functools.cached_property
     def _classes(self) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
