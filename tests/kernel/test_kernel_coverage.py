@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from kernel_scenes import needs_jit
 
 from skindose import phantoms
 from skindose.kernel import accumulate_dose
@@ -69,6 +70,7 @@ def plane(request):
     return phantoms.plane(cell_area_cm2=request.param)
 
 
+@needs_jit
 @pytest.mark.parametrize("angle_deg", [0.0, 30.0, 60.0])
 @pytest.mark.parametrize("field_mm", [20.0, 50.0, 100.0, 200.0, 300.0])
 def test_fluence_invariant_on_the_plane(plane, field_mm, angle_deg):
@@ -81,6 +83,7 @@ def test_fluence_invariant_on_the_plane(plane, field_mm, angle_deg):
     assert np.all(dose >= 0.0) and np.all(np.isfinite(dose))
 
 
+@needs_jit
 def test_kap_at_normal_incidence(plane):
     # At normal incidence the invariant is the KAP check: sum dose * area within 1 % of
     # K_RP * field area at the RP (a 100 mm field at the detector: 70 mm at the RP).
@@ -109,6 +112,7 @@ def test_field_smaller_than_a_cell_lands_on_the_cells_it_covers():
     assert dose[lit].sum() / full.max() < 25.0 / ph.areas_mm2[lit].min() * 1.05
 
 
+@needs_jit
 def test_fluence_invariant_on_the_cylinder():
     ph = phantoms.cylinder(cell_area_cm2=1.0)
     # Elliptic cylinder, anterior apex at y = -200: an AP beam and a 30° oblique one.
@@ -117,6 +121,7 @@ def test_fluence_invariant_on_the_cylinder():
         assert ratio == pytest.approx(1.0, abs=0.005)
 
 
+@needs_jit
 @pytest.mark.parametrize(("where", "w"), [("abdomen", (0.0, 1.0, 0.0)),
                                           ("chest", (0.0, -1.0, 0.0))])
 def test_fluence_invariant_on_the_adult_trunk(where, w):

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 from kernel_reference import reference_accumulate_dose, reference_first_hit
-from kernel_scenes import cells, random_beams, random_slab, scene_mesh
+from kernel_scenes import cells, needs_jit, random_beams, random_slab, scene_mesh
 
 from skindose.kernel import accumulate_dose, first_hit_distance, prepare
 
@@ -87,6 +87,7 @@ def test_parallel_equals_serial():
     assert np.count_nonzero(par) > 0
 
 
+@needs_jit
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 def test_one_and_two_threads_are_bit_identical():
     case = make_case("torus", 4, n_beams=300)
@@ -127,6 +128,7 @@ def test_first_hit_distance_equals_brute_force(name):
     assert idx.dtype == np.int64 and t.dtype == np.float64
 
 
+@needs_jit
 def test_many_events_span_several_blocks():
     # More events than one event block (EVENT_BLOCK = 128), both variants, against the twin.
     case = make_case("two_spheres", 13, n_beams=300)

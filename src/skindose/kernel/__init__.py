@@ -1,77 +1,103 @@
-"""Occlusion-correct skin-dose kernel: beams × skin cells → dose per cell (design.md §9).
+"""Coverage- and occlusion-correct skin-dose kernel: beams × skin cells → dose per cell.
 
 The public functions here validate and pack their inputs, then call the Numba kernels of
-:mod:`skindose.kernel._numba` (``@njit(cache=True)``, fastmath off, parallel over skin cells,
-race-free). The tests hold a slow, obvious NumPy twin (``tests/kernel/kernel_reference.py``)
-that the kernel must match to 1e-9 relative.
+:mod:`skindose.kernel._numba` (``@njit(cache=True)``, fastmath off). The tests hold a slow,
+obvious NumPy twin (``tests/kernel/kernel_reference.py``) that the kernel must match to 1e-9
+relative. This package imports nothing from geometry, physics, compute, dosemap, report,
+plotting or cli.
 
-Rule for one beam i and one cell j (all must hold for cell j to receive dose):
+Rule for one beam i and one cell j (triangle j, centroid c_j, normal n_j)
+-----------------------------------------------------------------------
+With d = x − S_i for a point x, the beam's projective coordinates of x are
+``a = d·u / d·w`` and ``b = d·v / d·w``; the field is the rectangle ``|a| <= tan_u``,
+``|b| <= tan_v`` (the pyramid, boundary included).
 
-1. *In the field*: with d = c_j − S_i, ``d·w > 0``, ``|d·u| <= tan_u·(d·w)`` and
-   ``|d·v| <= tan_v·(d·w)`` (the centroid lies inside the beam pyramid; boundary included).
-2. *Faces the source*: ``n_j · (S_i − c_j) > 0``.
-3. *Not occluded* (when ``occlusion``): the segment c_j + t·(S_i − c_j) meets no triangle
-   k ≠ j at ``eps < t < 1`` where ``eps = OCCLUSION_EPS_MM / |S_i − c_j|``, i.e. hits closer
-   than 1e-3 mm to the centroid are ignored (they are the cell's own surface, seen through
-   rounding), as are hits beyond the source. The ray–triangle test is two-sided
-   Möller–Trumbore with inclusive barycentric bounds; a ray exactly parallel to a triangle's
-   plane (determinant exactly 0) misses it. Like any non-watertight test, a ray passing
-   exactly through a shared edge or vertex may slip between two triangles; that is a
-   measure-zero event.
+1. *Faces the source*: ``n_j · (S_i − c_j) > 0``; and all three vertices lie in front of the
+   focal spot (``d·w > 0``; a cell reaching behind the focal spot's plane gets nothing).
+2. *Covered fraction* f_ij: the area of the cell's projected triangle inside the field
+   rectangle over the projected triangle's area (exact clipping, Sutherland–Hodgman on the
+   four edges, shoelace areas, capped at 1). A cell whose three vertices pass the pyramid
+   test ``|d·u| <= tan_u (d·w)``, ``|d·v| <= tan_v (d·w)`` has f = 1 exactly, i.e. it gets
+   bit for bit what the centroid kernel gave it; f = 0 gives nothing. A field smaller than a
+   cell therefore puts its dose on the cells it covers, area-weighted: there is no separate
+   small-field rescue any more.
+3. *Not occluded* (when ``occlusion``): one ray per cell, from its *origin* o to S_i: the
+   centroid when the centroid lies in the pyramid (so every cell the centroid kernel lit gets
+   the same decision), otherwise the point of the cell's plane seen at the centre of the
+   covered part (vertex mean of the clipped polygon). The segment o + t·(S_i − o) must meet
+   no triangle k ≠ j at ``eps < t < 1`` with ``eps = OCCLUSION_EPS_MM / |S_i − o|``
+   (Möller–Trumbore, two-sided, inclusive barycentric bounds; a ray exactly parallel to a
+   triangle's plane misses it). Partial shadowing at silhouettes is per cell: a cell half
+   in an arm's shadow is lit or dark as its origin is; the error is bounded by the cells along
+   the shadow's edge and shrinks with the cell size. It costs nothing extra.
 
 Dose added to ``out[j]``::
 
-    kerma_i * (srp_i / |c_j - S_i|)**2 * exp(slab_log_t0_i * min(L_ij / thickness, max_path_factor))
+    kerma_i * (srp_i / |c_j - S_i|)**2
+            * exp(slab_log_t0_i * min(L_ij / thickness, max_path_factor)) * f_ij
 
 with the inverse-square factor 1 when ``inverse_square=False`` and L_ij the length (mm) of
 the segment S_i → c_j inside the table+mattress slab (an oriented box; 0 when it misses).
+Consequence (tests/kernel/test_kernel_coverage.py): for a field wholly on the skin,
+``Σ_j dose_j area_j cos φ_j = K srp² Ω`` (Ω the pyramid's solid angle) within 0.1 % on the
+plane (fields 20–300 mm at the detector, cells 0.25–4 cm², 0°/30°/60°), the cylinder and the
+adult trunk.
 
-Acceleration: why a BVH (plus cluster culling)
-----------------------------------------------
-Two costs dominate: testing every (beam, cell) pair against the pyramid, and the occlusion
-ray of each in-field, source-facing cell.
+Exact clipping, not sub-cell sampling (measured)
+------------------------------------------------
+``benchmarks/run.py`` (kernel coverage table, ``benchmarks/README.md``) compares, on the
+plane, the centroid rule, a fixed 16-point sub-cell pattern and exact clipping. Sampling
+leaves errors of the order of 1/16 of a cell per edge cell: up to +29 % for a 20 mm field on
+4 cm² cells, −7 % at 100 mm (and it still needs a rescue below a cell); exact clipping is
+within 0.1 % everywhere. Its cost falls only on cells cut by a field edge (clipping a
+triangle by four lines, ≈ 50 flops, a few % of the in-field cells), i.e. it is cheaper than
+16 pyramid tests on every in-field cell. Hence exact clipping.
 
-* **Pyramid culling by cell clusters.** :func:`prepare` groups the cells into spatially
-  compact clusters of at most ``CLUSTER_SIZE`` (32) cells (the leaves of a second
-  median-split tree); a cluster whose padded bounding ball lies outside a beam's pyramid
-  skips all its cells. The kernel runs in parallel over clusters (each owns its cells' sums),
-  with the cells stored cluster-contiguous. Measured (92,160 cells, 1,000 beams, no
-  occlusion, one core): 0.21–0.32 ms per beam against 1.1 ms when testing every cell.
-* **Occlusion: brute force** (every triangle per ray) is O(n) per ray: 0.16 M cell-events/s
-  at 23,040 triangles and 0.045 M at 92,160 — unusable.
-* **Occlusion: BVH** (median split on the longest centroid axis, leaves of ≤ 4 triangles —
-  1 to 16 measured within noise — flattened into two packed arrays, iterative any-hit
-  traversal with a per-thread stack). Built once per phantom in Numba (0.1 s at 23k, 0.4 s
-  at 92k triangles). Exact: the node boxes are padded, so they only prune triangles that the
-  exact test would reject, and the decisions are those of brute force. About 0.6–0.7 µs of
-  CPU per occlusion ray at 92k triangles, i.e. O(log n).
-* **Per-event depth map** (rasterise the triangles into a z-buffer in the beam's
-  (d·u/d·w, d·v/d·w) plane) is approximate at pixel scale, so it would still need the exact
-  test wherever it is ambiguous (silhouettes, depth discontinuities, cells near the field
-  edge), and it costs O(triangles in the field) per beam. Against a BVH that is exact and
-  needs no tuning this did not pay for its complexity, so it was not built. (An exact
-  per-event 2D bin grid of the in-field triangles, queried at each cell's projected point,
-  is the natural next step if occlusion must get faster.)
+Occlusion: a per-event visibility grid (and why)
+------------------------------------------------
+* **Per event** the in-field triangles (those of the clusters that meet the pyramid, with
+  vertices in front of the focal spot, whose projected box meets the field, padded by
+  ``PROJ_PAD``) are binned by their padded projected bounding box into a 2-D grid over the
+  field (bin ≈ ``GRID_DENSITY`` × the mean projected box). A segment from an origin inside
+  the pyramid to S_i projects to the single point (a_o, b_o), so any triangle it meets
+  covers that point and is in that point's bin: the grid's candidate list is a superset,
+  and the exact Möller–Trumbore test on the candidates makes the *same* decisions as the
+  previous BVH (asserted bit-identical on the twin scenes and in the benchmark). Two cheap
+  exact prefilters: a triangle whose nearest vertex is deeper than the origin, or whose
+  projected triangle misses (a_o, b_o) by more than ``PROJ_PAD``, cannot be hit. Triangles
+  straddling the focal spot's plane, or covering more than ``GRID_MAX_SPAN`` bins, are
+  tested by every ray.
+* **Closed meshes** (``prepare(..., closed=True)``; ``Phantom.accel`` when the mesh is
+  watertight and consistently wound): only source-facing triangles enter the grid. A segment
+  from the skin to the focal spot (both outside every closed surface) that crosses a closed
+  surface must leave it through a source-facing triangle, so the decisions are unchanged
+  (bit-identical to the BVH on the benchmark scenes and on the closed twin scenes); only
+  exact edge or vertex hits could differ, as for any non-watertight ray test.
+* The BVH stays (median split, leaves of ≤ 4 triangles) for :func:`first_hit_distance` and
+  as ``occlusion_structure="bvh"`` for tests and benchmarks.
+* **Measured** (``benchmarks/README.md``, 2-core machine shared with 7 other jobs, load 5–10,
+  CPU time of one thread): the grid is 1.3–2× faster than the BVH, but occlusion-on still
+  costs 2.5–3.3× occlusion-off (target 1.5×): per event the grid build (≈ 50 ns per in-field
+  triangle) and the queries (≈ 100 ns per lit cell) are each about as costly as the
+  projection pass that occlusion-off does anyway.
 
-Measured with ``benchmarks/kernel_quick.py`` (synthetic trunk + arms, beams with 12–15 cm
-fields at 60 cm, slab on; the 2-core machine was shared with other jobs at load ≈ 4.5, so the
-parallel variant showed no gain over the serial one in these runs):
+Parallel work and determinism
+-----------------------------
+The events of a block (``EVENT_BLOCK``) run in parallel, each event computing its list of
+(cell, dose) pairs into its own slice of one buffer; then one thread adds the pairs into
+``out`` in event order. Each cell thus sums its events in event order whatever the number of
+threads: 1 thread, 2 threads and the serial variant give bit-identical maps. (The previous
+kernel ran in parallel over cell clusters within each event block; the clusters lit by a
+beam are few, so the static schedule left one thread idle much of the time.)
 
-====================  ========  ===========  ================  ==================
-cells (= triangles)   beams     occlusion    ms per beam       M cell-events/s
-====================  ========  ===========  ================  ==================
-92,160                1,000     off          0.32–0.35         267–287
-92,160                1,000     on           1.9–2.0           46–48
-23,040                1,000     off          0.14              169
-23,040                1,000     on           0.53              43
-====================  ========  ===========  ================  ==================
-
-About 1,460 (92k) and 365 (23k) cells per beam are in the field and face the source; 17 %
-of them are occluded in this scene.
-
-Use :func:`prepare` to build the structure once per phantom and pass it as ``accel=``; without
-it, :func:`accumulate_dose` builds one and keeps the last few in a small cache keyed by a
-hash of the triangle array (Python-side only: jitted code reads no globals).
+Acceleration structure and per-call cost
+----------------------------------------
+:func:`prepare` builds an :class:`Accel` once per mesh (BVH, cell clusters of at most
+``CLUSTER_SIZE`` cells with padded bounding balls over their vertices, the cell arrays in
+cluster order). A :class:`~skindose.phantoms.Phantom` holds its own (``phantom.accel``, built
+on first use): there is no module-level cache, no hashing and no lock around it. A call that
+passes the phantom's own arrays (identity) does no per-call validation, reordering or
+ball computation; other arrays are checked against a strided sample of the mesh.
 """
 
 from __future__ import annotations
@@ -100,7 +126,7 @@ CLUSTER_SIZE = 32
 #: Events per block: the events of a block run in parallel, then their pairs are summed.
 EVENT_BLOCK = 128
 #: Visibility-grid bin width, in units of the mean projected box of the in-field triangles.
-GRID_DENSITY = 1.0
+GRID_DENSITY = 0.5
 #: A triangle whose projected box covers more bins than this is tested by every ray instead.
 GRID_MAX_SPAN = 64
 #: Padding of projected boxes and of the pyramid cull, in tangent units (≈ 0.6 µm at 60 cm).
