@@ -836,15 +836,18 @@ def accumulate_parallel(
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
         keep = np.empty((nb, nc), dtype=np.uint8)
-        cnt = np.zeros(nb, dtype=np.int64)
+        # np.zeros would be a parallel region of its own (Numba turns array expressions
+        # into parfors); every region costs a thread wake-up, so only the two loops are.
+        cnt = np.empty(nb, dtype=np.int64)
         for ii in prange(nb):
             cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
-        off = np.zeros(nb + 1, dtype=np.int64)
+        off = np.empty(nb + 1, dtype=np.int64)
+        off[0] = 0
         for ii in range(nb):
             off[ii + 1] = off[ii] + cnt[ii]
         pidx = np.empty(off[nb], dtype=np.int64)
         pdose = np.empty(off[nb])
-        npair = np.zeros(nb, dtype=np.int64)
+        npair = np.empty(nb, dtype=np.int64)
         for ii in prange(nb):
             npair[ii] = _event_pairs(
                 e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
