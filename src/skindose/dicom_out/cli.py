@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_compute_arguments", "after_compute"]
+__all__ = ["add_compute_arguments", "after_compute", "inspect_prdsr"]
+
+#: Retries after a failed C-STORE attempt, the wait before the first retry (doubled each
+#: time) and the network time-out of each attempt.
+SEND_RETRIES = 3
+SEND_BACKOFF_S = 1.0
+SEND_TIMEOUT_S = 30.0
 
 
 def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +38,7 @@ def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
 
 def after_compute(args: argparse.Namespace, result: Any, procedures: Sequence[Any]) -> None:
     """Write and/or send the DICOM outputs the arguments ask for (nothing when neither)."""
-    from skindose.dicom_out import parse_peer, send_files, write_dicom_outputs
+    from skindose.dicom_out import parse_peer, write_dicom_outputs
 
     dicom_out = getattr(args, "dicom_out", None)
     send = getattr(args, "send", None) or _settings_peer(args)
@@ -42,17 +48,24 @@ def after_compute(args: argparse.Namespace, result: Any, procedures: Sequence[An
     if dicom_out is not None:
         paths = write_dicom_outputs(result, dicom_out, procedures)
         if peer is not None:
-            send_files(paths, peer, calling_aet=args.calling_aet)
+            _send(paths, peer, args)
     else:
         with tempfile.TemporaryDirectory(prefix="skindose-dicom-") as tmp:
             paths = write_dicom_outputs(result, tmp, procedures)
-            send_files(paths, peer, calling_aet=args.calling_aet)
+            _send(paths, peer, args)
     if not getattr(args, "json", False):
         if dicom_out is not None:
             print(f"DICOM: {len(paths)} file(s) in {Path(dicom_out).resolve()}",
                   file=sys.stdout)
         if peer is not None:
             print(f"DICOM: stored {len(paths)} file(s) on {peer}", file=sys.stdout)
+
+
+def _send(paths: Sequence[Path], peer: Any, args: argparse.Namespace) -> None:
+    from skindose.dicom_out import send_files
+
+    send_files(paths, peer, calling_aet=args.calling_aet, retries=SEND_RETRIES,
+               backoff_s=SEND_BACKOFF_S, timeout_s=SEND_TIMEOUT_S)
 
 
 def _settings_peer(args: argparse.Namespace) -> str | None:
