@@ -238,3 +238,64 @@ def test_real_rdsr_with_non_latin_institution(rdsr_dir, tmp_path):
     # DCMTK's VR checker cannot check UTF-8 strings: the one warning this file gets
     assert [x for x in lines if x != DSRDUMP_TEMPLATE_NOTICE] == [
         "W: The VR checker does not support this Specific Character Set: ISO_IR 192"]
+
+
+def test_two_procedures_two_sources_and_other_study_evidence(tmp_path):
+    """Staged procedure (two RDSRs of one patient, two studies): both are SR Instances Used;
+    the SR joins the later study and lists the earlier RDSR as pertinent other evidence."""
+    import dataclasses
+
+    from skindose import compute, phantoms
+    from skindose.dicom_out import build_prdsr
+    from skindose.rdsr import read_rdsr
+    from skindose.rdsr.synthetic import example_procedure, write_rdsr
+
+    a = example_procedure(n_events=4, seed=1)
+    b = example_procedure(n_events=5, seed=2)
+    later = dataclasses.replace(b.study, uid="1.2.826.0.1.3680043.10.1234.99")
+    b = dataclasses.replace(b, study=later)
+    pa = read_rdsr(write_rdsr(a, tmp_path / "a.dcm"))
+    pb = read_rdsr(write_rdsr(b, tmp_path / "b.dcm"))
+    assert pa.study.uid != pb.study.uid
+    result = compute([pa, pb], phantoms.by_name("cylinder", cell_area_cm2=4.0))
+    sr = build_prdsr(result, [pa, pb])
+    used = _find(sr, "128416")
+    files = [pydicom.dcmread(tmp_path / n) for n in ("a.dcm", "b.dcm")]
+    assert [u.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for u in used] == [
+        f.SOPInstanceUID for f in files]
+    assert sr.StudyInstanceUID == files[1].StudyInstanceUID
+    other = sr.PertinentOtherEvidenceSequence[0]
+    assert other.StudyInstanceUID == files[0].StudyInstanceUID
+    (num,) = _find(sr, "128531")
+    assert float(num.MeasuredValueSequence[0].get("FloatingPointValue",
+                                                  num.MeasuredValueSequence[0].NumericValue)
+                 ) == result.psd_gy
+
+
+def test_reference_point_estimate(tmp_path):
+    """No table position anywhere: no map, the conservative estimate is written as the
+    maximum absorbed dose, with no Skin Dose Map representation; the image shows the
+    timeline."""
+    import dataclasses
+
+    from skindose import compute, phantoms
+    from skindose.dicom_out import write_dicom_outputs
+    from skindose.rdsr import read_rdsr
+    from skindose.rdsr.synthetic import example_procedure, write_rdsr
+
+    proc = example_procedure(n_events=4, seed=5)
+    evs = tuple(dataclasses.replace(e, table_longitudinal_mm=None, table_lateral_mm=None,
+                                    table_height_mm=None) for e in proc.events)
+    src = write_rdsr(dataclasses.replace(proc, events=evs), tmp_path / "poor.dcm")
+    p = read_rdsr(src)
+    result = compute([p], phantoms.by_name("cylinder", cell_area_cm2=4.0))
+    assert result.is_reference_point_estimate
+    sc_path, sr_path = write_dicom_outputs(result, tmp_path / "out", [p])
+    sr = pydicom.dcmread(sr_path)
+    assert _find(sr, "128413") == []  # no Distribution Representation
+    (num,) = _find(sr, "128531")
+    mv = num.MeasuredValueSequence[0]
+    assert float(mv.get("FloatingPointValue", mv.NumericValue)) == result.psd_gy > 0
+    assert "psd_timeline" in pydicom.dcmread(sc_path).ImageComments
+    rc, lines = _dsrdump(sr_path)
+    assert rc == 0 and [x for x in lines if x != DSRDUMP_TEMPLATE_NOTICE] == []

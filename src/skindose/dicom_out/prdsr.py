@@ -323,6 +323,7 @@ def _identities(result: Any, procs: list[Any] | None) -> list[dict[str, str]]:
     if procs is not None:
         if not procs:
             raise DicomOutputError("build_prdsr: no source procedures given")
+        procs = _align(result, procs)
         idents = [source_identity(p) for p in procs]
     else:
         idents = []
@@ -355,6 +356,37 @@ def _identities(result: Any, procs: list[Any] | None) -> list[dict[str, str]]:
         if not ident.get("StudyInstanceUID"):
             raise DicomOutputError(f"source {i} ({src or 'unnamed'}): no Study Instance UID")
     return idents
+
+
+def _align(result: Any, procs: list[Any]) -> list[Any]:
+    """The sources in the order of ``result.procedures`` (``events[i].procedure_index``).
+
+    ``compute`` may count a duplicate report once or let a later, larger report supersede a
+    partial one, so the result can have fewer procedures than were given. They are matched by
+    SOP Instance UID when the summaries carry it, else by source name.
+    """
+    summaries = list(getattr(result, "procedures", ()) or ())
+    if not summaries or len(summaries) == len(procs):
+        return procs
+
+    use_uid = bool(summaries[0].get("sop_instance_uid"))
+
+    def key_of_summary(d: dict[str, Any]) -> str:
+        return str((d.get("sop_instance_uid") if use_uid else d.get("source")) or "")
+
+    def key_of_proc(p: Any) -> str:
+        if use_uid:
+            return source_identity(p).get("SOPInstanceUID", "")
+        return str(getattr(p, "source", "") or "")
+
+    by_key = {key_of_proc(p): p for p in procs}
+    out = [by_key.get(key_of_summary(d)) for d in summaries]
+    if any(p is None for p in out):
+        raise DicomOutputError(
+            f"the result was computed from {len(summaries)} procedure(s) but "
+            f"{len(procs)} sources were given and they cannot be matched; pass the "
+            "procedures the result was computed from, in the same order")
+    return out  # type: ignore[return-value]
 
 
 def _patient_study_modules(ds: Dataset, ident: dict[str, str]) -> None:
@@ -412,9 +444,9 @@ def _evidence(ds: Dataset, idents: list[dict[str, str]], primary: dict[str, str]
 def _hierarchical(refs: list[tuple[str, str, str, str]]) -> DSequence:
     studies: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for study, series, cls, inst in refs:
-        # a source whose series UID is unknown gets a placeholder-free new series entry: the
-        # macro requires a Series Instance UID, so such a reference is grouped under a UID
-        # derived from its instance UID (stable, and documented in docs/dicom_out.md)
+        # the macro requires a Series Instance UID; for a source whose series UID is unknown
+        # (a Procedure built without a header) a stable UID derived from its instance UID is
+        # used (documented in docs/dicom_out.md)
         series = series or f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, 'series of ' + inst).int}"
         studies.setdefault(study, {}).setdefault(series, []).append((cls, inst))
     seq = DSequence()
