@@ -587,8 +587,7 @@ def _dose_model(result: Any) -> Dataset:
         text_item(COMMENT, "Dose is computed on the skin cells of the mesh: air kerma at the "
                   "reference point scaled by the inverse square of the focus-to-skin distance, "
                   "backscatter, the air-to-tissue energy-absorption ratio, table and pad "
-                  "transmission and the calibration factor (docs/physics in the skindose "
-                  "repository)."),
+                  "transmission and the calibration factor (see the skindose documentation)."),
         container(DEMOGRAPHICS, demo),
     ]
     return container(DOSE_MODEL, kids)

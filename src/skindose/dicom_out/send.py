@@ -145,13 +145,14 @@ def send_files(paths: Iterable[str | Path], peer: Peer | str, *, calling_aet: st
             continue
         failed = []
         try:
-            for f, ds in pending:
+            for k, (f, ds) in enumerate(pending):
                 status = assoc.send_c_store(ds)
                 code = getattr(status, "Status", None)
                 if code is None:
                     failed.append((f, ds))
                     last = f"{f.name}: no C-STORE response (time-out or aborted association)"
                     if not assoc.is_established:
+                        failed.extend(pending[k + 1:])  # not attempted: retry them too
                         break
                     continue
                 code = int(code)
@@ -165,8 +166,7 @@ def send_files(paths: Iterable[str | Path], peer: Peer | str, *, calling_aet: st
                 assoc.release()
         if not failed:
             return
-        sent = {id(x[1]) for x in pending} - {id(x[1]) for x in failed}
-        pending = [x for x in pending if id(x[1]) not in sent]
+        pending = failed  # what was stored is not sent again
     raise DicomSendError(
         f"sending to {peer} failed after {attempts} attempt(s): {last}")
 
