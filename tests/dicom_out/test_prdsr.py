@@ -299,3 +299,23 @@ def test_reference_point_estimate(tmp_path):
     assert "psd_timeline" in pydicom.dcmread(sc_path).ImageComments
     rc, lines = _dsrdump(sr_path)
     assert rc == 0 and [x for x in lines if x != DSRDUMP_TEMPLATE_NOTICE] == []
+
+
+def test_compute_refuses_a_prdsr_with_one_line(skipped_case, capsys):
+    from skindose.cli import main
+
+    assert main(["compute", str(skipped_case[3][-1])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Patient Radiation Dose SR" in err
+
+
+def test_without_sources_the_result_names_its_files(skipped_case, tmp_path):
+    """write_dicom_outputs(result, dir): identity from the files the result names."""
+    from skindose.dicom_out import write_dicom_outputs
+
+    src = pydicom.dcmread(skipped_case[0])
+    _, sr_path = write_dicom_outputs(skipped_case[2], tmp_path)
+    sr = pydicom.dcmread(sr_path)
+    (used,) = _find(sr, "128416")
+    assert used.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
+    assert str(sr.PatientName) == str(src.PatientName)

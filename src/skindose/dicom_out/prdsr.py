@@ -339,8 +339,13 @@ def _identities(result: Any, procs: list[Any] | None) -> list[dict[str, str]]:
                 ident.setdefault("PatientID", str(pat["patient_id"]))
             if study.get("uid"):
                 ident.setdefault("StudyInstanceUID", str(study["uid"]))
+            src = str(d.get("source") or "")
+            if not ident.get("SOPInstanceUID") and src:
+                # the summary names the file it was read from: take the header from there
+                for k, v in _header_from_file(src):
+                    ident.setdefault(k, v)
             ident.setdefault("SOPClassUID", RDSR_SOP_CLASS_UID)
-            ident["_source"] = str(d.get("source") or "")
+            ident["_source"] = src
             idents.append(ident)
         if not idents:
             raise DicomOutputError("build_prdsr: the result names no source procedure; pass "
