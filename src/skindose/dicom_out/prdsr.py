@@ -404,6 +404,8 @@ def _patient_study_modules(ds: Dataset, ident: dict[str, str]) -> None:
     # Patient Study (C.7.2.2, U)
     for kw in _PATIENT_STUDY_KEYWORDS:
         if ident.get(kw):
+            if kw != "PatientAge" and not _positive_number(ident[kw]):
+                continue  # a size or weight of 0 means "not known": leave it out
             setattr(ds, kw, ident[kw])
     # General Study (C.7.2.1): Study Date/Time, Referring Physician, Study ID, Accession are 2
     for kw in _STUDY_KEYWORDS:
@@ -697,6 +699,14 @@ def caveat_text(result: Any) -> str:
                          "Irradiation Event UID in the source RDSR and cannot be listed as "
                          "Event UID Used")
     return "\n".join(lines)
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        v = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(v) and v > 0
 
 
 def _finite(v: Any) -> bool:
