@@ -251,8 +251,8 @@ def build_prdsr(result: Any, sources: Sequence[Any] | None = None, *,
     sources
         The :class:`~skindose.rdsr.Procedure` objects the result was computed from, in the
         same order as ``compute`` received them (``result.events[i].procedure_index`` indexes
-        them). Default: identity from ``result.procedures`` (works only when those summaries
-        carry the source SOP Instance UID).
+        them). Default: identity from ``result.procedures`` (their SOP Instance UID when the
+        summaries carry it, else the header of the file each summary's ``source`` names).
     image
         The Secondary Capture of the map (from :func:`build_dose_image`), referenced as the
         "Radiation Dose Representation Data" IMAGE item and listed as evidence.
