@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skindose.dicom_out.cli import add_compute_arguments, after_compute, inspect_prdsr
 from skindose.errors import SkinDoseError
 
 __all__ = ["main"]
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="write summary.json, dose map (.ply, .npz), "
                    "figures and report.html into this folder")
     c.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    add_compute_arguments(c)  # --dicom-out, --send (skindose.dicom_out)
 
     ph = sub.add_parser("phantoms", help="list the built-in phantoms or export one")
     ph.add_argument("--export", nargs=2, metavar=("NAME", "FILE"),
@@ -165,6 +167,8 @@ def _inspect(args) -> int:
 
     out = []
     for f in args.files:
+        if inspect_prdsr(f, args.json, out):  # a P-RDSR: print what it says (dicom_out)
+            continue
         proc = read_rdsr(f)
         if args.json:
             d = proc.to_dict()
@@ -315,6 +319,7 @@ def _compute(args) -> int:
     result = _run_compute(procs, args.phantom, args.height_m, args.mass_kg, settings, progress)
     if args.out:
         result.save(args.out)
+    after_compute(args, result, procs)  # --dicom-out / --send: P-RDSR + image (dicom_out)
     if args.json:
         json.dump(result.summary(), sys.stdout, indent=2, allow_nan=False)
         print()

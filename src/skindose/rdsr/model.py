@@ -407,6 +407,18 @@ class Procedure:
                 if val is not None:
                     d[key] = (d[key] or 0.0) + val  # type: ignore[operator]
         return out
+    # --- dicom_out (issue 15): identity attributes of the file header, verbatim, as
+    # (DICOM keyword, value) pairs (patient name, birth date, accession number, ...), used to
+    # write results back into DICOM; kept out of to_dict() so that JSON stays free of names.
+    header: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+
+    def header_value(self, keyword: str) -> str:
+        """A header identity attribute by DICOM keyword ("" when absent); see ``header``."""
+        for key, value in self.header:
+            if key == keyword:
+                return value
+        return ""
+    # --- end dicom_out
 
     @property
     def n_events(self) -> int:

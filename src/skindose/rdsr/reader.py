@@ -671,6 +671,7 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
         mechanical_data_available=mech,
         private=tuple(sorted(private.items())),
         warnings=(),
+        header=header_identity(ds),  # dicom_out (issue 15)
     )
 
 
@@ -1231,3 +1232,34 @@ def _ranges(nums: list[int]) -> str:
         if n is not None:
             start = prev = n
     return ", ".join(out)
+
+
+# --- dicom_out (issue 15) ------------------------------------------------------------------------
+
+#: Header attributes kept verbatim on :attr:`Procedure.header` so that results written back into
+#: DICOM (``skindose.dicom_out``) carry the source's patient, study and series identity.
+HEADER_IDENTITY_KEYWORDS = (
+    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "StudyDate",
+    "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "StudyDescription",
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
+    "PatientAge", "PatientSize", "PatientWeight", "InstitutionName", "InstitutionAddress",
+    "InstitutionalDepartmentName", "StationName",
+)
+
+
+def header_identity(ds: Dataset) -> tuple[tuple[str, str], ...]:
+    """The :data:`HEADER_IDENTITY_KEYWORDS` present in ``ds``, as (keyword, string) pairs."""
+    out = []
+    for kw in HEADER_IDENTITY_KEYWORDS:
+        try:
+            value = ds.get(kw)
+        except Exception:  # an undecodable value: leave it out rather than fail the read
+            continue
+        if value is None or value == "":
+            continue
+        if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+            text = "\\".join(str(x) for x in value)  # DICOM multi-value form
+        else:
+            text = str(value).strip()
+        out.append((kw, text))
+    return tuple(out)
