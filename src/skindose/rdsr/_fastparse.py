@@ -92,6 +92,13 @@ class Fallback(BaseException):
     """
 
 
+class Truncated(Fallback):
+    """The bytes end (or an element overruns its container) before the structure is complete.
+
+    pydicom may still read what precedes the cut; the reader then adds a critical note.
+    """
+
+
 class DSValue(float):
     """A decoded DS value: a ``float`` that keeps its original text, like pydicom's DSfloat."""
 
@@ -405,7 +412,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
         if in_dataset:
             if end is not None and pos >= end:
                 if pos > end:
-                    raise Fallback("an element runs past the end of its item")
+                    raise Truncated("an element runs past the end of its item")
                 if not stack:
                     return root
                 seq, end, key = stack.pop()
@@ -414,7 +421,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 in_dataset = False
                 continue
             if pos + 8 > size:
-                raise Fallback("truncated element header")
+                raise Truncated("truncated element header")
             if implicit:
                 g, e, length = taglen(buf, pos)
                 tag = (g << 16) | e
@@ -447,7 +454,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                     raise Fallback(f"unknown or implicit VR {vr_bytes!r} in explicit-VR data")
                 if vr in long_vrs:
                     if pos + 12 > size:
-                        raise Fallback("truncated element header")
+                        raise Truncated("truncated element header")
                     length = u32(buf, pos + 8)[0]
                     pos += 12
                 else:
@@ -471,7 +478,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 continue
             vend = pos + length
             if vend > size or (end is not None and vend > end):
-                raise Fallback("an element's value runs past the end of its dataset")
+                raise Truncated("an element's value runs past the end of its dataset")
             if info is None:  # private or unknown: kept under its tag
                 if vr == "SQ":
                     items = []
@@ -506,12 +513,12 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
         else:
             if end is not None and pos >= end:
                 if pos > end:
-                    raise Fallback("an item runs past the end of its sequence")
+                    raise Truncated("an item runs past the end of its sequence")
                 ds, end, _ = stack.pop()
                 in_dataset = True
                 continue
             if pos + 8 > size:
-                raise Fallback("truncated sequence")
+                raise Truncated("truncated sequence")
             g, e, length = taglen(buf, pos)
             tag = (g << 16) | e
             pos += 8
@@ -537,7 +544,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 end = None
             else:
                 if pos + length > size or (end is not None and pos + length > end):
-                    raise Fallback("an item runs past the end of its sequence")
+                    raise Truncated("an item runs past the end of its sequence")
                 key = None
                 if length <= _MEMO_MAX:
                     key = buf[pos:pos + length]
@@ -585,7 +592,7 @@ def parse(data: bytes | bytearray | memoryview) -> FastDataset:
             raise Fallback("file meta is not explicit VR")
         if vr in _LONG_VRS:
             if pos + 12 > size:
-                raise Fallback("truncated file meta")
+                raise Truncated("truncated file meta")
             length = _U32.unpack_from(buf, pos + 8)[0]
             pos += 12
         else:

@@ -458,5 +458,4 @@ class Procedure:
             "events": [e.to_dict() for e in self.events],
             "sop_instance_uid": self.sop_instance_uid,
             "notes": [n.to_dict() for n in self.notes],
-            "warnings": list(self.warnings),
         }

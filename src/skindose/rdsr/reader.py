@@ -42,6 +42,7 @@ from skindose.rdsr.codes import (
     P,
     code_key,
 )
+from skindose.rdsr.limits import FILTER_THICKNESS, LIMITS, TOTAL_LIMITS, check
 from skindose.rdsr.model import (
     AccumulatedDose,
     Device,
@@ -203,7 +204,7 @@ class _Ctx:
             value = sum(nz) / len(nz)
             self.warn_at(
                 where, f"{what} has {len(values)} values (one per pulse); the mean of the "
-                f"non-zero values, {value:g}, is used"
+                f"non-zero values, {value:g}, is used", code=NoteCode.MULTI_VALUED
             )
             if assumed is not None and name:
                 assumed.add(name)
@@ -224,7 +225,7 @@ class _Ctx:
             self.warn(
                 f"values in the non-standard unit {unit!r} (first: {what}) were converted to "
                 f"{house}",
-                once_key=f"unit:{unit}",
+                once_key=f"unit:{unit}", code=NoteCode.UNIT_CONVERTED,
             )
         return out
 
@@ -394,8 +395,9 @@ def _load(source: Source, name: str | None = None) -> tuple[Dataset, str]:
             "not a DICOM file (no 'DICM' preamble and no recognisable DICOM header)", source=name
         ) from None
     except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            struct.error) as exc:
-        raise RDSRError(f"truncated or corrupt DICOM file ({exc})", source=name) from None
+            struct.error, NotImplementedError, OverflowError, UnicodeError) as exc:
+        raise RDSRError(f"truncated or corrupt DICOM file ({type(exc).__name__}: {exc})",
+                        source=name) from None
     return ds, name
 
 
@@ -427,6 +429,7 @@ def read_rdsr(source: Source) -> Procedure:
     # does not read exactly as pydicom would raises Fallback, and pydicom reads the file.
     data, name = _fast_input(source)
     fallback: str | None = None
+    truncated = False
     if data is not None:
         try:
             root = _fastparse.parse(data)
@@ -438,6 +441,7 @@ def read_rdsr(source: Source) -> Procedure:
                 raise _unexpected(exc, name) from exc
         except _fastparse.Fallback as exc:
             fallback = str(exc)
+            truncated = isinstance(exc, _fastparse.Truncated)
         if not isinstance(source, Dataset):
             source = io.BytesIO(data)
     ds, name = _load(source, name)
@@ -447,7 +451,22 @@ def read_rdsr(source: Source) -> Procedure:
         raise
     except Exception as exc:  # a structure no rule anticipated: say where, never a traceback
         raise _unexpected(exc, name) from exc
-    return _with_fallback_note(proc, fallback) if fallback is not None else proc
+    if fallback is not None:
+        proc = _with_fallback_note(proc, fallback)
+    if truncated:
+        proc = _with_truncation_note(proc, fallback or "")
+    return proc
+
+
+def _with_truncation_note(proc: Procedure, reason: str) -> Procedure:
+    """A critical note: the byte stream ended before the structure was complete."""
+    import dataclasses
+
+    note = Note(code=NoteCode.FILE_TRUNCATED, stage="rdsr", severity=Severity.CRITICAL,
+                text=f"the file looks truncated or damaged ({reason}); only the "
+                f"{proc.n_events} event(s) before the damage were read, so the mapped dose may "
+                "be incomplete", data={"reason": reason, "n_events_read": proc.n_events})
+    return dataclasses.replace(proc, notes=(*proc.notes, note))
 
 
 def _unexpected(exc: Exception, name: str) -> RDSRError:
@@ -461,8 +480,6 @@ def _with_fallback_note(proc: Procedure, reason: str) -> Procedure:
     """Record that the fast path handed the file to pydicom (an info note, where notes exist)."""
     import dataclasses
 
-    if "notes" not in {f.name for f in dataclasses.fields(proc)}:
-        return proc
     note = Note(code=NoteCode.READER_FALLBACK_PYDICOM, stage="rdsr",
                 text=f"read with pydicom instead of the fast reader: {reason}",
                 data={"reason": reason})
@@ -471,27 +488,22 @@ def _with_fallback_note(proc: Procedure, reason: str) -> Procedure:
 
 def _parse(ds: Dataset, name: str) -> Procedure:
     ctx = _Ctx(name)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    if isinstance(ds, Dataset):
+        # pydicom path only (the fast path decodes without Python warnings): pydicom reports
+        # value-decoding oddities as warnings, which become notes here. catch_warnings is not
+        # thread-safe; the fast path, which reads every shared real file, does not use it.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            proc = _parse_inner(ds, name, ctx)
+        for w in caught:
+            if not issubclass(w.category, RDSRWarning):
+                ctx.warn(f"DICOM decoding: {w.message}", once_key=f"pyd:{w.message}",
+                         code=NoteCode.READER_REPAIR, severity=Severity.WARNING)
+    else:
         proc = _parse_inner(ds, name, ctx)
-    for w in caught:
-        if not issubclass(w.category, RDSRWarning):
-            ctx.warn(f"DICOM decoding: {w.message}", once_key=f"pyd:{w.message}")
-    proc = _with_warnings(proc, ctx.warnings)
-    if proc.warnings:
-        warnings.warn(
-            f"{name}: {len(proc.warnings)} repair(s) or default(s) applied while reading; see "
-            "Procedure.warnings",
-            RDSRWarning,
-            stacklevel=3,
-        )
-    return proc
-
-
-def _with_warnings(proc: Procedure, msgs: list[str]) -> Procedure:
     import dataclasses
 
-    return dataclasses.replace(proc, warnings=tuple(msgs))
+    return dataclasses.replace(proc, notes=tuple(ctx.notes))
 
 
 def _check_sop(ds: Dataset, name: str) -> str:
@@ -636,11 +648,16 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
         )
     _dedupe_uids(events, ctx)
     _summarise_events(events, ctx)
+    _damaged_containers(root_items, ctx)
+    accumulated = [_plausible_totals(a, ctx) for a in accumulated]
+    _completeness(events, accumulated, ctx)
 
     # patient ------------------------------------------------------------------------------------
     orient, orient_src = _patient_orientation(events, xml_position, ctx)
     patient = Patient(
-        patient_id=str(ds.get("PatientID", "") or ""),
+        patient_id=str(ds.get("PatientID", "") or "").strip(),
+        name=str(ds.get("PatientName", "") or "").strip(),
+        birth_date=str(ds.get("PatientBirthDate", "") or "").strip(),
         sex=(str(ds.get("PatientSex", "") or "").strip() or None),
         age_years=_age(ds, ctx),
         height_m=_positive(ds, "PatientSize", 0.3, 2.6, "patient height (m)", ctx),
@@ -670,7 +687,7 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
         reference_point=rp_root,
         mechanical_data_available=mech,
         private=tuple(sorted(private.items())),
-        warnings=(),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "") or "").strip(),
         header=header_identity(ds),  # dicom_out (issue 15)
     )
 
@@ -861,12 +878,12 @@ def _event(
         stamp = started.strftime("%Y%m%d%H%M%S") if started is not None else "nodate"
         uid = f"skindose-synthesised-{stamp}-{i + 1}"
         assumed.add("uid")
-        ctx.warn_at(where, f"no Irradiation Event UID; a placeholder id was made up")
+        ctx.warn_at(where, "no Irradiation Event UID; a placeholder id was made up")
     et_item = first(C.IrradiationEventType)
     event_type = _EVENT_TYPES.get(_coded_value(et_item), EventType.UNKNOWN) if et_item else (
         EventType.UNKNOWN)
     if et_item is None:
-        ctx.warn_at(where, f"no Irradiation Event Type; recorded as unknown")
+        ctx.warn_at(where, "no Irradiation Event Type; recorded as unknown")
     plane = _plane_of(item) or Plane.SINGLE
     proto = first(C.AcquisitionProtocol)
     vals["protocol"] = (_text(proto) or "").strip() or None if proto is not None else None
@@ -894,7 +911,7 @@ def _event(
         if entrance is not None:
             kerma = entrance
             assumed.add("kerma_rp_gy")
-            ctx.warn_at(where, f"no Dose (RP); Entrance Exposure at RP (DCM 111636) used instead")
+            ctx.warn_at(where, "no Dose (RP); Entrance Exposure at RP (DCM 111636) used instead")
     vals["kerma_rp_gy"] = kerma
     vals["hvl_mm_al"] = num(C.HalfValueLayer, "length", "Half Value Layer")
     rp_item = first(C.ReferencePointDefinition)
@@ -946,7 +963,8 @@ def _event(
         vals[f"table_{axis.lower()}_to_isocenter_mm"] = value
         if value is not None:
             ctx.warn("isocenter-referenced table positions (DCM 128766–128768) are read and "
-                     "reported but not yet used for placement", once_key="table-iso")
+                     "reported but not yet used for placement", once_key="table-iso",
+                     code=NoteCode.READER_REPAIR)
     cfa = num(C.CollimatedFieldArea, "area", "Collimated Field Area")
     cfh = num(C.CollimatedFieldHeight, "length", "Collimated Field Height")
     cfw = num(C.CollimatedFieldWidth, "length", "Collimated Field Width")
@@ -959,14 +977,15 @@ def _event(
             assumed.add("sid_mm")
             ctx.warn("SID taken from the Philips private 'Final Distance Source to Detector' "
                      "where DCM 113750 is absent (Philips writes 113750 only when it changes)",
-                     once_key="philips-sid")
+                     once_key="philips-sid", code=NoteCode.READER_REPAIR)
     if theight is None:
         ph = num(P.TableHeightPosition, "length", "Philips Table Height Position")
         if ph is not None:
             theight = ph
             assumed.add("table_height_mm")
             ctx.warn("table height taken from the Philips private 'Table Height Position' "
-                     "(measured from the floor, not from the isocenter)", once_key="philips-th")
+                     "(measured from the floor, not from the isocenter)", once_key="philips-th",
+                     code=NoteCode.READER_REPAIR)
     shutters = None
     for ws in idx.get(P.WedgesAndShutters, []):
         sidx = _index(_children(ws))
@@ -991,7 +1010,7 @@ def _event(
 
     # zeros that mean "unknown" (Philips Azurion, rdsr.md §2.4 item 15)
     if sod == 0 and (sid in (0, None)):
-        ctx.warn_at(where, f"source distances are 0, which this system writes for 'not "
+        ctx.warn_at(where, "source distances are 0, which this system writes for 'not "
                  "recorded'; the event's geometry is treated as unknown")
         sod = sid = None
         if theight == 0:
@@ -1011,7 +1030,8 @@ def _event(
         sod = plane_private[plane]["focal_spot_to_isocenter_mm"]
         assumed.add("sod_mm")
         ctx.warn("source–isocenter distance taken from the Philips accumulated-level private "
-                 "'Focal Spot to ISO Center'", once_key="philips-sod")
+                 "'Focal Spot to ISO Center'", once_key="philips-sod",
+                 code=NoteCode.READER_REPAIR)
     if cfa is not None and cfa <= 0:
         cfa = None
         ctx.warn("Collimated Field Area 0 means 'not recorded'; ignored", once_key="cfa0")
@@ -1033,7 +1053,8 @@ def _event(
             srp = acc_srp
             assumed.add("srp_mm")
             ctx.warn("source–reference point distance taken from the accumulated level "
-                     "(DCM 113737 there, not per event)", once_key="acc-srp")
+                     "(DCM 113737 there, not per event)", once_key="acc-srp",
+                     code=NoteCode.READER_REPAIR)
     if srp is None and rp is not None:
         srp = rp.source_distance_mm(sod, sid)
         if srp is not None:
@@ -1045,7 +1066,7 @@ def _event(
             "reference point definition missing or not understood"
             + (f" ({rp.text!r})" if rp is not None and rp.text else "")
             + "; assumed the IEC 60601-2-43 point 15 cm from the isocenter toward the source",
-            once_key="rp-iec",
+            once_key="rp-iec", code=NoteCode.SRP_DEFAULTED,
         )
     vals["srp_mm"] = srp
     vals["reference_point"] = rp
@@ -1053,8 +1074,12 @@ def _event(
     # patient orientation
     vals["patient_orientation"] = _event_orientation(idx, ctx, where)
 
+    # plausibility limits (skindose.rdsr.limits): an absurd value is treated as not given
+    implausible = _apply_limits(vals, ctx, where)
+
     # fallback dose from KAP / field area at the RP
-    if vals["kerma_rp_gy"] is None and vals["kap_gym2"] is not None:
+    if vals["kerma_rp_gy"] is None and vals["kap_gym2"] is not None and (
+            "kerma_rp_gy" not in implausible):
         ev_tmp = IrradiationEvent(index=i, uid=uid, **{k: v for k, v in vals.items()
                                                         if k in _FIELD_SUBSET})
         fld = ev_tmp.field_at_detector_mm
@@ -1062,19 +1087,17 @@ def _event(
             area_rp_m2 = fld[0] * fld[1] * (srp / sid) ** 2 * 1e-6
             vals["kerma_rp_gy"] = vals["kap_gym2"] / area_rp_m2
             assumed.add("kerma_rp_gy")
-            ctx.warn_at(where, f"no Dose (RP); estimated as DAP / field area at the reference point")
+            ctx.warn_at(where, "no Dose (RP); estimated as DAP / field area at the reference point")
 
     unusable = None
-    if vals["kerma_rp_gy"] is None:
+    if "kerma_rp_gy" in implausible:
+        unusable = f"Dose (RP) {implausible['kerma_rp_gy']} is not a plausible reading"
+        ctx.warn_at(where, f"{unusable}; the event is kept but contributes no dose",
+                    code=NoteCode.EVENT_UNUSABLE)
+    elif vals["kerma_rp_gy"] is None:
         unusable = "no reference-point air kerma (Dose (RP)) and no way to derive it"
-        ctx.warn_at(where, f"{unusable}; the event is kept but contributes no dose")
-    elif vals["kerma_rp_gy"] < 0:
-        ctx.warn_at(where, f"negative Dose (RP) {vals['kerma_rp_gy']:g} Gy; the event is kept but "
-                 "contributes no dose")
-        unusable = "negative Dose (RP)"
-    if vals["kap_gym2"] is not None and vals["kap_gym2"] < 0:
-        ctx.warn_at(where, f"negative Dose Area Product; ignored")
-        vals["kap_gym2"] = None
+        ctx.warn_at(where, f"{unusable}; the event is kept but contributes no dose",
+                    code=NoteCode.EVENT_UNUSABLE)
 
     return IrradiationEvent(
         index=i,
@@ -1086,6 +1109,25 @@ def _event(
         unusable=unusable,
         **vals,
     )
+
+
+def _apply_limits(vals: dict[str, Any], ctx: _Ctx, where: int) -> dict[str, str]:
+    """Null every value outside :data:`skindose.rdsr.limits.LIMITS` with a note.
+
+    Returns the nulled fields with their original values as text.
+    """
+    out: dict[str, str] = {}
+    for name, limit in LIMITS.items():
+        v = vals.get(name)
+        if v is None or check(v, limit):
+            continue
+        shown = f"{v:g}" if isinstance(v, float) else repr(v)
+        out[name] = f"{shown} {limit.unit}".strip()
+        vals[name] = None
+        ctx.warn_at(where, f"{name} = {out[name]} is outside the plausible range "
+                    f"{limit.lo:g}–{limit.hi:g} {limit.unit} ({limit.reason}); not used",
+                    code=NoteCode.VALUE_IMPLAUSIBLE, data={"field": name, "value": shown})
+    return out
 
 
 _FIELD_SUBSET = {"field_height_mm", "field_width_mm", "field_area_m2", "shutters_mm", "sid_mm"}
@@ -1112,9 +1154,13 @@ def _normalise_angles(a, b, ctx: _Ctx, where: str, assumed: set[str], names):
             a = 180.0
     if (a0 is not None and abs(a - a0) > 1e-9) or (b0 is not None and abs(b - b0) > 1e-9):
         ctx.warn_at(where, f"positioner angles ({a0}, {b0}) deg are out of range; normalised to "
-                 f"the same direction ({a:g}, {b:g}) deg")
+                 f"the same direction ({_deg(a)}, {_deg(b)}) deg", code=NoteCode.ANGLE_WRAPPED)
         assumed.update(names)
     return a, b
+
+
+def _deg(x: float | None) -> str:
+    return "–" if x is None else f"{x:g}"
 
 
 def _filters(items: list[Dataset], ctx: _Ctx, where: str) -> list[Filter]:
@@ -1137,6 +1183,12 @@ def _filters(items: list[Dataset], ctx: _Ctx, where: str) -> list[Filter]:
         tmax = idx.get(C.XRayFilterThicknessMaximum)
         lo = ctx.num(tmin[0], "length", "X-Ray Filter Thickness Minimum", where) if tmin else None
         hi = ctx.num(tmax[0], "length", "X-Ray Filter Thickness Maximum", where) if tmax else None
+        bad = [t for t in (lo, hi) if not check(t, FILTER_THICKNESS)]
+        if bad:
+            ctx.warn_at(where, f"filter thickness {bad[0]:g} mm ({material}) is outside the "
+                        f"plausible range 0–{FILTER_THICKNESS.hi:g} mm; the filter is not used",
+                        code=NoteCode.VALUE_IMPLAUSIBLE)
+            continue
         if lo is not None and hi is not None and lo != hi:
             ctx.warn(f"filter thickness given as a range ({lo:g}–{hi:g} mm); the mean is used",
                      once_key=f"frange:{material}:{lo}:{hi}")
@@ -1176,7 +1228,8 @@ def _event_orientation(idx: dict[Code, list[Dataset]], ctx: _Ctx, where: str):
         if sib:
             mod = _coded_value(sib[0])
             ctx.warn("Patient Orientation Modifier found as a sibling of Patient Orientation "
-                     "instead of its child (Canon layout); used", once_key="canon-mod")
+                     "instead of its child (Canon layout); used", once_key="canon-mod",
+                     code=NoteCode.READER_REPAIR)
     if mod is None:
         ctx.warn("Patient Orientation Modifier missing; supine assumed", once_key="no-mod")
         mod = C.Supine
@@ -1194,7 +1247,7 @@ def _patient_orientation(events, xml_position, ctx: _Ctx):
     if xml_position is not None:
         return xml_position, "Siemens XML in the root Comment (PatientPosition)"
     ctx.warn("patient orientation not reported in the RDSR; geometry will assume head-first "
-             "supine (HFS) unless set otherwise")
+             "supine (HFS) unless set otherwise", code=NoteCode.ORIENTATION_DEFAULTED)
     return None, "not reported"
 
 
@@ -1219,6 +1272,78 @@ def _summarise_events(events: list[IrradiationEvent], ctx: _Ctx) -> None:
     if nogeo:
         ctx.warn(f"{len(nogeo)} event(s) have no positioner angles (events {_ranges(nogeo)}); "
                  "no beam direction can be known for them")
+
+
+def _damaged_containers(root_items: list[Dataset], ctx: _Ctx) -> None:
+    """Name every root container whose concept could not be read (a damaged event, maybe)."""
+    bad = [k for k, it in enumerate(root_items)
+           if str(it.get("ValueType", "") or "").upper() == "CONTAINER" and _concept(it) is None]
+    if bad:
+        ctx.warn(f"{len(bad)} container(s) of the content tree have a missing or damaged concept "
+                 f"name (content items {_ranges([b + 1 for b in bad])} of the root); if they "
+                 "were irradiation events, their dose is missing from the map",
+                 code=NoteCode.EVENT_DAMAGED, severity=Severity.CRITICAL,
+                 data={"root_items": bad})
+
+
+def _plausible_totals(a: AccumulatedDose, ctx: _Ctx) -> AccumulatedDose:
+    import dataclasses
+
+    changes: dict[str, None] = {}
+    for name, limit in TOTAL_LIMITS.items():
+        v = getattr(a, name)
+        if not check(v, limit):
+            changes[name] = None
+            ctx.warn(f"accumulated dose ({a.plane.value} plane): {name} = {v!r} {limit.unit} is "
+                     f"outside the plausible range ({limit.reason}); not used",
+                     code=NoteCode.VALUE_IMPLAUSIBLE)
+    return dataclasses.replace(a, **changes) if changes else a
+
+
+#: Σ events below this fraction of the file's own total: the map may be incomplete (critical).
+COMPLETE_FRACTION = 0.95
+#: Relative differences up to this are per-event rounding (info); above, a warning.
+ROUNDING_FRACTION = 0.02
+
+
+def _completeness(events: list[IrradiationEvent], accumulated: list[AccumulatedDose],
+                  ctx: _Ctx) -> None:
+    """Compare Σ events with the file's accumulated totals, per plane.
+
+    Σ event K_RP below 95 % of the reported total: critical (events are missing: truncated
+    file or dropped containers). KAP alone is never critical: Philips Allura Clarity files
+    report a KAP total 12-16 % above Σ event KAP while K_RP agrees exactly (shared sample
+    files u104, u601). Differences of 2–5 %, or an excess: warning. Under 2 %: info (the
+    per-event values are rounded to 2–3 significant digits in some files, e.g. Siemens).
+    """
+    by_plane: dict[Plane, list[IrradiationEvent]] = {}
+    for ev in events:
+        by_plane.setdefault(ev.plane, []).append(ev)
+    for acc in accumulated:
+        evs = by_plane.get(acc.plane, [])
+        if acc.plane is Plane.ALL or (not evs and acc.plane is Plane.SINGLE):
+            evs = events
+        for attr, total, what in (("kerma_rp_gy", acc.kerma_rp_total_gy, "K_RP"),
+                                  ("kap_gym2", acc.kap_total_gym2, "KAP")):
+            if total is None or total <= 0:
+                continue
+            summed = sum(getattr(e, attr) or 0.0 for e in evs if e.unusable is None)
+            frac = summed / total
+            if abs(frac - 1.0) <= 0.005:
+                continue
+            text = (f"the events of the {acc.plane.value} plane carry {100 * frac:.1f} % of the "
+                    f"{what} this file reports as its total ({summed:.4g} vs {total:.4g})")
+            if frac < COMPLETE_FRACTION and what == "K_RP":
+                sev, code = Severity.CRITICAL, NoteCode.FILE_TRUNCATED
+                text += "; events are missing (the file looks truncated or damaged): the map " \
+                        "may be incomplete"
+            elif abs(frac - 1.0) > ROUNDING_FRACTION:
+                sev, code = Severity.WARNING, NoteCode.TOTALS_MISMATCH
+            else:
+                sev, code = Severity.INFO, NoteCode.TOTALS_MISMATCH
+                text += " (within per-event rounding)"
+            ctx.warn(text, code=code, severity=sev,
+                     data={"plane": acc.plane.value, "quantity": what, "fraction": frac})
 
 
 def _ranges(nums: list[int]) -> str:
