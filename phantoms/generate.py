@@ -506,7 +506,7 @@ def spec_digest(path: Path) -> str:
 
 
 def variant_digest() -> str:
-    """SHA-256 of adult.toml and adult_variants.toml together (what a variant mesh is built from)."""
+    """SHA-256 of adult.toml and adult_variants.toml together (a variant mesh's input)."""
     h = hashlib.sha256()
     for name in ("adult.toml", "adult_variants.toml"):
         h.update((HERE / name).read_bytes())

@@ -26,12 +26,12 @@ from skindose.phantoms._mesh import (
 from skindose.phantoms._phantom import Phantom, check_closed
 from skindose.phantoms._spec import (
     DATA,
+    VARIANTS,
     adult_layout,
     check_positive,
     load_spec,
     proportional_landmarks,
     proportional_zones,
-    VARIANTS,
     variant_layout,
 )
 
