@@ -502,7 +502,8 @@ def available() -> list[tuple[str, str]]:
     out = []
     for key in _BUILTIN:
         if key.startswith("adult_"):
-            out.append((key, load_spec("adult_variants")[key.removeprefix("adult_")]["description"]))
+            variants = load_spec("adult_variants")
+            out.append((key, variants[key.removeprefix("adult_")]["description"]))
         else:
             out.append((key, load_spec(key)["description"]))
     return out
