@@ -498,15 +498,18 @@ _BUILTIN = {
 
 
 def available() -> list[tuple[str, str]]:
-    """The built-in phantoms as (name, description) pairs."""
-    out = []
-    for key in _BUILTIN:
-        if key.startswith("adult_"):
-            variants = load_spec("adult_variants")
-            out.append((key, variants[key.removeprefix("adult_")]["description"]))
-        else:
-            out.append((key, load_spec(key)["description"]))
-    return out
+    """The built-in phantom generators as (name, description) pairs.
+
+    The adult's variants (``adult_arms_up``, ``adult_female``, ``adult_female_arms_up``) are
+    :func:`adult` with ``arms``/``sex`` set; :func:`by_name` accepts their names too."""
+    return [(key, load_spec(key)["description"]) for key in ("adult", "cylinder", "plane")]
+
+
+def variants() -> list[tuple[str, str]]:
+    """The adult variants :func:`by_name` knows, as (name, description) pairs."""
+    spec = load_spec("adult_variants")
+    return [(key, spec[key.removeprefix("adult_")]["description"])
+            for key in ("adult_arms_up", "adult_female", "adult_female_arms_up")]
 
 
 def by_name(name: str | PathLike[str], **kwargs: Any) -> Phantom:

@@ -25,7 +25,7 @@ __all__ = ["CHEST_PATTERN", "default_phantom", "is_cardiac_or_chest"]
 
 #: Target-region / protocol / study text that means "cardiac or chest" (arms raised).
 CHEST_PATTERN = re.compile(
-    r"heart|cardi|coronar|kardi|herz|\bpci\b|ptca|\bcor\b|ablation|pacemaker|\bicd\b|valve|"
+    r"heart|cardi|coronar|\bcoro\b|kardi|herz|\bpci\b|ptca|\bcor\b|ablation|pacemaker|\bicd\b|valve|"
     r"\btavi\b|\btavr\b|chest|thora|lung|pulmon|bronch|mediastin|bröst|electrophys|\bep\b",
     re.IGNORECASE,
 )
