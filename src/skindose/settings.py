@@ -120,7 +120,7 @@ class Settings:
     arms: str = "auto"
     phantom_sex: str = "auto"
     uncertainty: bool = False
-    uncertainty_samples: int = 8
+    uncertainty_samples: int = 6
     uncertainty_factor_samples: int = 4000
     uncertainty_seed: int = 0
     calibration_uncertainty: float | None = None

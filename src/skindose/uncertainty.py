@@ -13,7 +13,7 @@ fixed seed:
   1 + share · (u − 1).
 * **Patient placement** on the table (lateral, head-foot, vertical) and, when the RDSR gave no
   height or mass and the phantom is the default one, **patient size** re-run the geometry and
-  the kernel: ``uncertainty_samples`` computes (default 8, stratified: Latin hypercube). With
+  the kernel: ``uncertainty_samples`` computes (default 6, stratified: Latin hypercube). With
   profile placement the sampled shift is added to ``placement_offset_mm``; with target
   placement the phantom is moved under beams that stay aimed at the target landmark.
 * The multiplicative draws are paired with the geometry samples in turn.
@@ -27,8 +27,8 @@ input's share of the variance of ln PSD (multiplicative inputs exactly; the geom
 a linear regression of ln PSD on the sampled shifts when there are enough samples, else as one
 "geometry" share).
 
-Cost: 1 + 1 + N computes (nominal, table off, N geometry samples), i.e. 10 computes with the
-defaults (9 when the nominal map is passed in); see ``benchmarks/README.md``.
+Cost: 1 + 1 + N computes (nominal, table off, N geometry samples), i.e. 8 computes with the
+defaults (7 when the nominal map is passed in); see ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -397,7 +397,7 @@ def psd_interval(
     settings
         :class:`~skindose.settings.Settings`.
     n
-        Geometry re-runs (placement and size); default ``settings.uncertainty_samples`` (8).
+        Geometry re-runs (placement and size); default ``settings.uncertainty_samples`` (6).
         0 samples no geometry.
     seed
         Random seed; default ``settings.uncertainty_seed`` (0). Same inputs and seed → same
