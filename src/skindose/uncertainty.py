@@ -383,6 +383,7 @@ def psd_interval(
     seed: int | None = None,
     nominal: Any = None,
     factor_samples: int | None = None,
+    compute_kwargs: dict[str, Any] | None = None,
 ) -> PSDInterval:
     """The PSD's median and 95 % interval from the stated uncertainty of every input.
 
@@ -407,6 +408,9 @@ def psd_interval(
         and settings, if already computed (saves one compute).
     factor_samples
         Multiplicative draws; default ``settings.uncertainty_factor_samples`` (4000).
+    compute_kwargs
+        Extra keyword arguments of every :func:`skindose.compute` call (e.g.
+        ``{"same_patient": True}``).
 
     Returns
     -------
@@ -429,6 +433,7 @@ def psd_interval(
     n_fac = s.uncertainty_factor_samples if factor_samples is None else int(factor_samples)
     n_fac = max(100, n_fac)
     rng = np.random.default_rng(seed)
+    ckw = dict(compute_kwargs or {})
     notes: list[Note] = []
     n_computes = 0
 
@@ -444,7 +449,7 @@ def psd_interval(
         size_defaulted = list(choice.get("size_defaulted", []))
         default_used = True
     if nominal is None:
-        nominal = compute(procs, phantom, s)
+        nominal = compute(procs, phantom, s, **ckw)
         n_computes += 1
     psd0 = float(nominal.psd_gy)
     is_rp = bool(nominal.is_reference_point_estimate)
@@ -460,7 +465,7 @@ def psd_interval(
     # ---- table: share of the dose at each cell that crossed the table
     share = np.zeros(phantom.n_cells)
     if hw["table"] > 0 and psd0 > 0:
-        off = compute(procs, phantom, s.replace(table_attenuation=False))
+        off = compute(procs, phantom, s.replace(table_attenuation=False), **ckw)
         n_computes += 1
         t_eff = _mean_t0(procs, s)
         if t_eff < 0.999:
@@ -522,7 +527,7 @@ def psd_interval(
                 moved = shift
                 if np.any(shift != 0):
                     ph_g = _translated(ph_g, shift)
-            res = compute(procs, ph_g, s_g)
+            res = compute(procs, ph_g, s_g, **ckw)
             n_computes += 1
             geo_psd[g] = float(res.psd_gy)
             cell = res.psd_cell
