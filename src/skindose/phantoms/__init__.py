@@ -27,6 +27,7 @@ from skindose.phantoms._build import (
     cylinder,
     load,
     plane,
+    variants,
 )
 from skindose.phantoms._default import default_phantom, is_cardiac_or_chest
 from skindose.phantoms._phantom import Phantom
@@ -44,4 +45,5 @@ __all__ = [
     "is_cardiac_or_chest",
     "load",
     "plane",
+    "variants",
 ]
