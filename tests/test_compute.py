@@ -88,8 +88,13 @@ def test_analytic_single_beam_on_plane(plane, a, b):
     inside = (dw > 0) & (np.abs(du) <= tu * dw) & (np.abs(dv) <= tv * dw)
     facing = np.einsum("ij,ij->i", plane.normals, -d) > 0
     expected = np.where(inside & facing, ev.kerma_rp_gy * (ev.srp_mm / dist) ** 2, 0.0)
-    # cells within 0.5 mm of the field edge may go either way by rounding: leave them out
-    edge = (np.abs(np.abs(du) - tu * dw) < 0.5) | (np.abs(np.abs(dv) - tv * dw) < 0.5)
+    # cells cut by the field edge get the covered fraction of that (tests/kernel): leave out
+    # every cell with a vertex within 0.5 mm of the field edge or on both sides of it
+    dv3 = plane.triangles - src
+    vw, vu, vv = dv3 @ w, dv3 @ u, dv3 @ v
+    vin = (np.abs(vu) <= tu * vw - 0.5) & (np.abs(vv) <= tv * vw - 0.5)
+    vout = (np.abs(vu) >= tu * vw + 0.5) | (np.abs(vv) >= tv * vw + 0.5)
+    edge = ~(np.all(vin, axis=1) | np.all(vout, axis=1))
     got = res.dose_gy
     assert (inside & facing & ~edge).sum() > 100
     dosed = expected > 0
@@ -521,14 +526,12 @@ def test_field_smaller_than_the_cell_spacing_is_not_lost(plane):
     ev = event(kerma_rp_gy=0.05, field_width_mm=tiny, field_height_mm=tiny)
     res = compute(procedure([ev]), plane, BARE)
     dosed = np.flatnonzero(res.dose_gy > 0)
-    assert dosed.size == 1  # the centroid grid missed the field: only the rescue put dose
-    cell = int(dosed[0])
+    assert 1 <= dosed.size <= 4  # the cells the field covers, by the covered fraction
     # independent expectation: PA beam, entrance on the posterior face (y = 0) at the iso x, z
     iso = plane.landmarks["chest"]
     d = ev.sod_mm + iso[1]  # source at iso + sod·(+y); the back surface is the plane y = 0
     point_dose = ev.kerma_rp_gy * (ev.srp_mm / d) ** 2
     field_mm2 = (tiny * d / ev.sid_mm) ** 2
-    assert res.dose_gy[cell] * plane.areas_mm2[cell] == pytest.approx(point_dose * field_mm2,
-                                                                      rel=1e-9)
-    assert res.events[0].max_dose_gy == pytest.approx(res.dose_gy[cell])
-    assert any("too small" in p for p in res.provenance)
+    got = float(np.sum(res.dose_gy[dosed] * plane.areas_mm2[dosed]))
+    assert got == pytest.approx(point_dose * field_mm2, rel=1e-3)  # centroid distances differ
+    assert res.events[0].max_dose_gy == pytest.approx(res.dose_gy.max())

@@ -71,6 +71,27 @@ class Settings:
         Test the segment from the source to each cell for other skin triangles.
     parallel
         Run the kernel in parallel over skin cells.
+    arms
+        Default phantom's arms: ``"down"``, ``"up"`` (raised above the head) or ``"auto"``
+        (raised when the target region or the study is cardiac or chest; see
+        :func:`skindose.phantoms.default_phantom`).
+    phantom_sex
+        Default phantom: ``"male"``, ``"female"`` (breasts, ICRP 89 female size when the size
+        is not reported) or ``"auto"`` (female when the RDSR's Patient's Sex is F).
+    uncertainty
+        Compute the PSD uncertainty interval (:func:`skindose.uncertainty.psd_interval`).
+    uncertainty_samples
+        Geometry re-runs (placement and size) of the interval; each costs about one compute.
+    uncertainty_factor_samples
+        Monte Carlo draws of the multiplicative inputs (cheap; they scale the maps).
+    uncertainty_seed
+        Seed of the interval's random generator (the interval is reproducible).
+    calibration_uncertainty
+        Relative 95 % half-width of the dose display after calibration (None: 0.35 when
+        uncalibrated, 0.10 when ``calibration_factor`` or ``calibration_by_kvp`` is set).
+    placement_uncertainty_mm
+        95 % half-widths (lateral, head-foot, vertical) of the patient's position on the table
+        (None: the defaults of :mod:`skindose.uncertainty`).
     """
 
     inverse_square: bool = True
@@ -95,6 +116,16 @@ class Settings:
     rotational_step_deg: float = 1.0
     occlusion: bool = True
     parallel: bool = True
+    # ---- issue 17: default phantom variant and PSD uncertainty (skindose.uncertainty) -----
+    arms: str = "auto"
+    phantom_sex: str = "auto"
+    uncertainty: bool = False
+    uncertainty_samples: int = 6
+    uncertainty_factor_samples: int = 4000
+    uncertainty_seed: int = 0
+    calibration_uncertainty: float | None = None
+    placement_uncertainty_mm: tuple[float, float, float] | None = None
+    # ---- end of issue 17 block -----------------------------------------------------------
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +150,7 @@ class Settings:
         for kv, factor in self.calibration_by_kvp:
             if not (kv > 0 and factor > 0):
                 raise ConfigurationError("calibration_by_kvp needs positive (kVp, factor) pairs")
+        _check_issue17(self)
 
     def calibration_at(self, kvp):
         """Total calibration factor at ``kvp`` (scalar or array)."""
@@ -164,7 +196,9 @@ class Settings:
             raise ConfigurationError(f"{source}: unknown setting(s): {', '.join(unknown)}")
         kwargs: dict[str, Any] = {}
         for k, v in data.items():
-            if k in ("placement_offset_mm", "thresholds_gy") and v is not None:
+            if k in ("placement_offset_mm", "thresholds_gy", "placement_uncertainty_mm") and (
+                v is not None
+            ):
                 v = tuple(float(x) for x in v)
             elif k == "calibration_by_kvp":
                 v = tuple((float(a), float(b)) for a, b in v)
@@ -175,3 +209,30 @@ class Settings:
             return cls(**kwargs)
         except TypeError as exc:
             raise ConfigurationError(f"{source}: {exc}") from None
+
+
+def _check_issue17(s: Settings) -> None:
+    """Validation of the issue-17 block (phantom variant, uncertainty)."""
+    if s.arms not in ("auto", "down", "up"):
+        raise ConfigurationError(f"arms must be 'auto', 'down' or 'up', not {s.arms!r}")
+    if s.phantom_sex not in ("auto", "male", "female"):
+        raise ConfigurationError(
+            f"phantom_sex must be 'auto', 'male' or 'female', not {s.phantom_sex!r}"
+        )
+    if not isinstance(s.uncertainty, bool):
+        raise ConfigurationError("uncertainty must be true or false")
+    for name in ("uncertainty_samples", "uncertainty_factor_samples", "uncertainty_seed"):
+        v = getattr(s, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigurationError(f"{name} must be a non-negative integer, not {v!r}")
+    if s.uncertainty_factor_samples < 100:
+        raise ConfigurationError("uncertainty_factor_samples must be at least 100")
+    c = s.calibration_uncertainty
+    if c is not None and not (0.0 <= c < 1.0):
+        raise ConfigurationError("calibration_uncertainty must be in [0, 1) (relative)")
+    p = s.placement_uncertainty_mm
+    if p is not None and (len(p) != 3 or not all(0.0 <= float(x) < 1000.0 for x in p)):
+        raise ConfigurationError(
+            "placement_uncertainty_mm must be three half-widths in mm (lateral, head-foot, "
+            "vertical), each in [0, 1000)"
+        )
