@@ -63,7 +63,12 @@ def archive(tmp_path_factory, rdsr_dir):
     real = real_rdsr_files()
     good = _synthetic(d / "synthetic.dcm", 8, seed=5)
     data = good.read_bytes()
-    (d / "corrupt.dcm").write_bytes(data[: len(data) // 2])
+    # header intact (an RDSR by its class), content tree overwritten: cannot be parsed
+    at = data.find(b"\x40\x00\x30\xa7")  # (0040,A730) Content Sequence
+    assert at > 0
+    (d / "corrupt.dcm").write_bytes(data[: at + 8] + b"\xff" * 3000)
+    # cut in the middle: the same instance (UID) with other bytes; read with a critical note
+    (d / "truncated.dcm").write_bytes(data[: len(data) // 2])
     _ct_dose_sr(d / "ct_dose.dcm")
     (d / "readme.txt").write_text("not DICOM at all\n" * 10)
     shutil.copy(real[2], d / "copy_of_real.dcm")
@@ -85,6 +90,7 @@ def _expected_status(archive, path: str) -> tuple[str, str]:
         "ct_dose.dcm": ("other-dose-sr", "skipped"),
         "readme.txt": ("not-rdsr", "skipped"),
         "copy_of_real.dcm": ("rdsr", "duplicate"),
+        "truncated.dcm": ("rdsr", "ok"),
     }.get(name, ("rdsr", "ok"))
 
 
@@ -101,7 +107,7 @@ def test_one_row_per_file_with_the_right_status(archive, embedded_run):
     rows = _rows(out)
     expected_files = [*map(str, archive["real"]), *(
         str(archive["dir"] / n) for n in ("copy_of_real.dcm", "corrupt.dcm", "ct_dose.dcm",
-                                           "readme.txt", "synthetic.dcm"))]
+                                           "readme.txt", "synthetic.dcm", "truncated.dcm"))]
     assert sorted(rows) == sorted(expected_files)
     assert summary.n_files == len(expected_files) and not summary.interrupted
     for path, row in rows.items():
@@ -114,6 +120,17 @@ def test_one_row_per_file_with_the_right_status(archive, embedded_run):
     assert dup["sop_instance_uid"] == rows[str(archive["original_of_copy"])]["sop_instance_uid"]
     assert dup["psd_gy"] is None  # computed once: on the original only
     assert "CT Radiation Dose SR" in rows[str(archive["dir"] / "ct_dose.dcm")]["error"]
+    # the truncated copy of synthetic.dcm: not a duplicate (other bytes), computed, flagged
+    cut = rows[str(archive["dir"] / "truncated.dcm")]
+    assert cut["sop_instance_uid"] == rows[str(archive["dir"] / "synthetic.dcm")][
+        "sop_instance_uid"]
+    assert cut["highest_severity"] == "critical"
+    assert {"file-truncated", "duplicate-instance"} <= set(cut["note_codes"].split(";"))
+    # corrupt.dcm (first in the scan) carries the same UID too: both later versions say so
+    first = str(archive["dir"] / "corrupt.dcm")
+    assert f"same SOP Instance UID as {first} but different bytes" in cut["error"]
+    assert first in rows[str(archive["dir"] / "synthetic.dcm")]["error"]
+    assert summary.n_critical >= 1
     # the Parquet copy holds the same rows
     table = pq.read_table(out / "results.parquet")
     assert table.num_rows == len(rows)

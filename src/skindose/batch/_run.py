@@ -232,6 +232,22 @@ def _pseudonym_key(out_dir: Path) -> str:
     return key
 
 
+def _flag_conflict(row: dict[str, Any], first: str) -> None:
+    """Mark a row whose SOP Instance UID was seen before with other bytes (not a duplicate:
+    which version is right is unknown, so both are computed)."""
+    from skindose.notes import DEFAULT_SEVERITY, NoteCode, Severity
+
+    code = NoteCode.DUPLICATE_INSTANCE
+    codes = set(filter(None, (row.get("note_codes") or "").split(";")))
+    codes.add(code.value)
+    row["note_codes"] = ";".join(sorted(codes))
+    sev = row.get("highest_severity")
+    if sev is None or Severity(sev) < DEFAULT_SEVERITY[code]:
+        row["highest_severity"] = DEFAULT_SEVERITY[code].value
+    msg = f"same SOP Instance UID as {first} but different bytes: computed on its own"
+    row["error"] = f"{row['error']}; {msg}" if row.get("error") else msg
+
+
 def _row_for(task: FileTask, **fields: Any) -> dict[str, Any]:
     row = {"path": task.path, "checksum": task.checksum,
            "sop_instance_uid": task.sop_instance_uid or None, "seconds": 0.0}
@@ -319,7 +335,9 @@ def run_batch(
 
     # ---- earlier results
     done: dict[str, str] = {}  # path -> checksum of a kept row
-    uid_owner: dict[str, tuple[str, str, str | None]] = {}  # uid -> (path, checksum, kind)
+    # (SOP Instance UID, checksum) -> (path, checksum, kind) of the file computed for it
+    uid_owner: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+    uid_first: dict[str, str] = {}  # SOP Instance UID -> first path seen with it
     keep: Iterable[dict[str, Any]] = ()
     if csv_path.exists():
         if resume:
@@ -334,8 +352,10 @@ def run_batch(
                     continue
                 done[r["path"]] = r["checksum"] or ""
                 uid = r.get("sop_instance_uid")
-                if uid and r.get("status") == "ok":
-                    uid_owner.setdefault(uid, (r["path"], r["checksum"] or "", r.get("kind")))
+                if uid and r.get("status") != "duplicate" and r.get("checksum"):
+                    uid_owner.setdefault((uid, r["checksum"]),
+                                         (r["path"], r["checksum"], r.get("kind")))
+                    uid_first.setdefault(uid, r["path"])
             keep = (r for r in iter_rows(csv_path, columns)
                     if r.get("status") not in RETRY_ON_RESUME)
         elif not overwrite:
@@ -367,7 +387,8 @@ def run_batch(
 
     journal = Journal(csv_path, columns, keep)
     del keep
-    pending_dups: dict[str, list[FileTask]] = {}
+    pending_dups: dict[tuple[str, str], list[FileTask]] = {}
+    conflicts: dict[str, str] = {}  # path -> first path with its SOP Instance UID, other bytes
 
     def emit(row: dict[str, Any]) -> None:
         journal.write(row)
@@ -380,37 +401,22 @@ def run_batch(
         bar.update(row)
 
     def dup_row(task: FileTask, owner: tuple[str, str, str | None]) -> dict[str, Any]:
-        opath, ochk, okind = owner
-        msg = None
-        if ochk and task.checksum and ochk != task.checksum:
-            msg = ("same SOP Instance UID as the original but different bytes; not computed "
-                   "again")
+        opath, _chk, okind = owner
         return _row_for(task, kind=okind or FileKind.RDSR.value, status="duplicate",
-                        duplicate_of=opath, error=msg)
+                        duplicate_of=opath)
 
     def finished(task: FileTask, row: dict[str, Any]) -> None:
+        first = conflicts.pop(task.path, None)
+        if first is not None:  # same instance UID, other bytes: computed, and said so
+            _flag_conflict(row, first)
         emit(row)
-        uid = task.sop_instance_uid
-        if not uid:
+        if not task.sop_instance_uid:
             return
-        owner = (task.path, row.get("checksum") or task.checksum, row.get("kind"))
-        waiting = pending_dups.pop(uid, [])
-        if row.get("status") == "ok":
-            uid_owner[uid] = owner
-            for d in waiting:
-                emit(dup_row(d, owner))
-            return
-        # the first file of this UID was not computed: its byte-identical copies share its
-        # fate; another version of the instance gets its own chance
-        other = []
-        for d in waiting:
-            if d.checksum and d.checksum == owner[1]:
-                emit(dup_row(d, owner))
-            else:
-                other.append(d)
-        if other:
-            pending_dups[uid] = other[1:]
-            submit(other[0])
+        key = (task.sop_instance_uid, task.checksum)
+        owner = (task.path, task.checksum, row.get("kind"))
+        uid_owner[key] = owner
+        for d in pending_dups.pop(key, ()):  # byte-identical copies share its result
+            emit(dup_row(d, owner))
 
     own_client = client is None
     close: Callable[[], None] = lambda: None  # noqa: E731
@@ -457,14 +463,18 @@ def run_batch(
                 emit(_row_for(task, kind=hdr.kind.value, status="skipped", error=hdr.error))
                 continue
             uid = hdr.sop_instance_uid
-            if uid and uid in uid_owner:
-                emit(dup_row(task, uid_owner[uid]))
+            key = (uid, hdr.checksum)
+            if uid and key in uid_owner:
+                emit(dup_row(task, uid_owner[key]))
                 continue
-            if uid and uid in pending_dups:
-                pending_dups[uid].append(task)
+            if uid and key in pending_dups:
+                pending_dups[key].append(task)
                 continue
             if uid:
-                pending_dups[uid] = []
+                pending_dups[key] = []
+                first = uid_first.setdefault(uid, spath)
+                if first != spath:
+                    conflicts[spath] = first
             submit(task)
             while len(futures) >= window:
                 collect(next(ac))

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,7 @@ def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
     except SkinDoseError as exc:
         row.update(status="error", error=str(exc))
         return
-    _fill_result(row, result, settings)
+    _fill_result(row, result, settings, [proc])
     if cfg.reports_dir:
         folder = Path(cfg.reports_dir) / report_folder_name(path, checksum)
         result.save(folder)
@@ -256,7 +256,8 @@ def report_folder_name(path: Path, checksum: str) -> str:
     return f"{stem}-{checksum[:12]}"
 
 
-def _fill_result(row: dict[str, Any], result: Any, settings: Any) -> None:
+def _fill_result(row: dict[str, Any], result: Any, settings: Any,
+                 procs: Sequence[Any] = ()) -> None:
     tot = result.reference_totals.get("total", {})
     k = tot.get("kerma_rp_gy")
     kap = tot.get("kap_gym2")
@@ -272,22 +273,27 @@ def _fill_result(row: dict[str, Any], result: Any, settings: Any) -> None:
         row[area_column(t)] = result.area_above_m2(t) * 1e4
     row["reference_point_estimate"] = bool(result.is_reference_point_estimate)
     row["alert_srdl"] = psd >= SRDL_GY
-    sev, codes = note_summary(result)
+    sev, codes = note_summary(result, procs)
     row["highest_severity"] = sev
     row["note_codes"] = ";".join(codes) if codes else None
 
 
-def note_summary(result: Any) -> tuple[str | None, list[str]]:
+def note_summary(result: Any, procs: Sequence[Any] = ()) -> tuple[str | None, list[str]]:
     """(highest severity, sorted distinct note codes) of a result.
 
-    Uses the typed notes (``result.notes``) when the result has them; a result from before the
-    notes existed has only warning texts, which count as severity "warning" with no code.
+    Uses the result's typed notes (``result.notes``) when it has them; otherwise the typed
+    notes of its procedures (``Procedure.notes``), and compute's own warning texts count as
+    severity "warning" (a result from before ``SkinDoseMap.notes``).
     """
-    notes = getattr(result, "notes", None)
-    if notes is not None:
-        from skindose.notes import highest_severity
+    from skindose.notes import Severity, highest_severity
 
-        sev = highest_severity(notes)
-        codes = sorted({n.code.value for n in notes})
-        return (sev.value if sev is not None else None), codes
-    return ("warning" if result.warnings else None), []
+    notes = getattr(result, "notes", None)
+    text_only = False
+    if notes is None:
+        notes = [n for p in procs for n in (getattr(p, "notes", None) or ())]
+        text_only = bool(result.warnings)
+    sev = highest_severity(notes)
+    if text_only and (sev is None or sev < Severity.WARNING):
+        sev = Severity.WARNING
+    codes = sorted({n.code.value for n in notes})
+    return (sev.value if sev is not None else None), codes
