@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from skindose.notes import Note, Severity, highest_severity
+
 __all__ = ["SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap"]
 
-SUMMARY_SCHEMA_VERSION = "1.1"  # 1.1: psd_1cm2_gy, psd_10cm2_gy
+SUMMARY_SCHEMA_VERSION = "2.0"  # 1.1: psd_1cm2_gy, psd_10cm2_gy; 2.0: typed notes
 
 #: Accepted range of reported KAP / (K_RP × field area at the RP); outside it an event is
 #: flagged (see :attr:`EventResult.kap_check`).
@@ -116,7 +118,10 @@ class SkinDoseMap:
     provenance
         Every assumption (profile, placement, orientation, defaults), in plain words.
     warnings
-        Every warning from reading, geometry, physics and the kernel.
+        Plain-text view of the warning and critical notes.
+    notes
+        Every typed :class:`~skindose.notes.Note` of reading, accumulation, geometry, physics
+        and the kernel (``provenance`` and ``warnings`` are their text views).
     is_reference_point_estimate
         True when no map could be made (geometry-poor RDSR): ``reference_point_estimate_gy``
         then holds the conservative estimate Σ K_RP × BSF × f × C_cal with no table
@@ -140,6 +145,7 @@ class SkinDoseMap:
     settings: dict[str, Any] = field(default_factory=dict)
     provenance: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     is_reference_point_estimate: bool = False
     reference_point_estimate_gy: float | None = None
     version: str = ""
@@ -157,6 +163,11 @@ class SkinDoseMap:
             a = np.array(getattr(self, name), dtype=dt, copy=True).reshape(-1)
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+
+    @property
+    def highest_severity(self) -> Severity | None:
+        """The highest severity among :attr:`notes` (None when there are none)."""
+        return highest_severity(self.notes)
 
     # --- the headline numbers -------------------------------------------------------------
     @property
@@ -294,6 +305,7 @@ class SkinDoseMap:
             "settings": _jsonable(self.settings),
             "provenance": list(self.provenance),
             "warnings": list(self.warnings),
+            "notes": [n.to_dict() for n in self.notes],
         }
 
     def save(self, out_dir: Any, *, beams: Any = None) -> dict[str, Any]:
