@@ -157,8 +157,9 @@ def dose_scale(result: Any) -> DoseScale:
     from skindose.settings import Settings
 
     s = result.settings if isinstance(getattr(result, "settings", None), Mapping) else {}
-    top = float(s.get("dose_scale_max_gy") or Settings.dose_scale_max_gy)
-    low = float(s.get("low_dose_limit_gy", Settings.low_dose_limit_gy))
+    default = Settings()
+    top = float(s.get("dose_scale_max_gy") or default.dose_scale_max_gy)
+    low = float(s.get("low_dose_limit_gy", default.low_dose_limit_gy))
     d = np.asarray(result.dose_gy)
     psd = float(d.max()) if d.size else 0.0
     if psd >= low:
