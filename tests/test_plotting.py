@@ -324,7 +324,8 @@ def test_psd_is_labelled_once_in_the_views(result):
 def test_views_do_not_overlap_and_have_no_gap(result):
     fig = plotting.plot_dose_views(result)
     boxes = [ax.get_position() for ax in fig.axes[:4]]
-    for a, b in zip(boxes, boxes[1:], strict=False):
+    for i in range(len(boxes) - 1):
+        a, b = boxes[i], boxes[i + 1]
         assert a.x1 <= b.x0 + 1e-9  # side by side, titles cannot overlap
         assert b.x0 - a.x1 < 0.02  # no gap
     titles = [ax.get_title() for ax in fig.axes[:4]]
