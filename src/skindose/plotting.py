@@ -800,8 +800,9 @@ def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -
     if above and peak >= 0.6 * above[0]:
         ytop = above[0] * 1.08
     if not any(lv <= ytop for lv in _LEVELS_GY):
-        ax.text(0.99, 0.97, f"below the {'/'.join(f'{lv:g}' for lv in _LEVELS_GY)} Gy levels",
-                transform=ax.transAxes, ha="right", va="top", fontsize=9, color="0.35")
+        # top left: the curve ends top right, where its value is labelled
+        ax.text(0.01, 0.97, f"below the {'/'.join(f'{lv:g}' for lv in _LEVELS_GY)} Gy levels",
+                transform=ax.transAxes, ha="left", va="top", fontsize=9, color="0.35")
     ax.set_ylim(0.0, ytop)
     ax.set_xlim(0, max(int(n.max()), 1))
     for level, color in zip(_LEVELS_GY, ("#E69F00", "#D55E00", "#CC79A7"), strict=False):
