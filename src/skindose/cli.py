@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skindose.dicom_out.cli import add_compute_arguments, after_compute, inspect_prdsr
 from skindose.errors import SkinDoseError
 
 __all__ = ["main"]
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                    "with headless Chromium (needs --out)")
     c.add_argument("--anonymize", action="store_true", help="remove patient identifiers, "
                    "institution, UIDs, dates and file names from every output")
+    add_compute_arguments(c)  # --dicom-out, --send (skindose.dicom_out)
 
     ph = sub.add_parser("phantoms", help="list the built-in phantoms or export one")
     ph.add_argument("--export", nargs=2, metavar=("NAME", "FILE"),
@@ -169,6 +171,8 @@ def _inspect(args) -> int:
 
     out = []
     for f in args.files:
+        if inspect_prdsr(f, args.json, out):  # a P-RDSR: print what it says (dicom_out)
+            continue
         proc = read_rdsr(f)
         if args.json:
             d = proc.to_dict()
@@ -262,6 +266,9 @@ def _load_phantom(name: str, height_m, mass_kg, cell_area_cm2: float):
 
 def _run_compute(procs, phantom_name, height_m, mass_kg, settings, progress):
     from skindose import compute
+    from skindose._startup import announce_compilation
+
+    announce_compilation()  # one line on stderr (a terminal) when the kernel compiles
 
     height = height_m or next((p.patient.height_m for p in procs if p.patient.height_m), None)
     mass = mass_kg or next((p.patient.mass_kg for p in procs if p.patient.mass_kg), None)
@@ -320,6 +327,7 @@ def _compute(args) -> int:
     if args.out:
         result.save(args.out)
         pdf_for_cli(args.out, args.pdf)
+    after_compute(args, result, procs)  # --dicom-out / --send: P-RDSR + image (dicom_out)
     if args.json:
         json.dump(result.summary(), sys.stdout, indent=2, allow_nan=False)
         print()

@@ -138,7 +138,7 @@ def compute(
     else:
         prov.append(f"phantom given by the caller: {phantom!r}")
 
-    accel = kernel.prepare(phantom.triangles)
+    accel = phantom.accel  # built once per phantom (skindose.phantoms.Phantom.accel)
     tri = phantom.triangles
 
     prepared: list[_Prepared] = []
@@ -177,14 +177,12 @@ def compute(
             if single.size:
                 emax = np.zeros(single.size)
                 _run_kernel(kernel, phantom, tri, bs, single, prep, s, mpf, dose, emax, accel)
-                emax += _small_fields(kernel, phantom, bs, single, emax, prep, s, mpf, dose)
                 np.maximum.at(ev_max, prep.beam_global_event[single], emax)
             for g in sorted(multi):
                 sub = sel[gev == g]
                 scratch = np.zeros(phantom.n_cells)
                 emax = np.zeros(sub.size)
                 _run_kernel(kernel, phantom, tri, bs, sub, prep, s, mpf, scratch, emax, accel)
-                _small_fields(kernel, phantom, bs, sub, emax, prep, s, mpf, scratch)
                 ev_max[g] = float(scratch.max())
                 dose += scratch
         if any_beams:
@@ -441,42 +439,6 @@ def _subset_beams(bs: Any, keep: np.ndarray) -> Any:
     ch: dict[str, Any] = {k: np.asarray(getattr(bs, k))[keep] for k in per_beam}
     ch["field_source"] = tuple(f for f, k in zip(bs.field_source, keep, strict=True) if k)
     return dataclasses.replace(bs, **ch)
-
-
-def _small_fields(kernel: Any, phantom: Any, bs: Any, sel: np.ndarray, emax: np.ndarray,
-                  prep: _Prepared, s: Any, mpf: float, out: np.ndarray) -> np.ndarray:
-    """Dose of beams whose field covered no cell centroid, put on their entrance cell.
-
-    Skin cells are sampled at their centroids, so a field smaller than the cell spacing at the
-    skin (Philips fields of 1–2 cm at the detector exist) can fall between centroids and would
-    otherwise be lost. Such a beam deposits, on the cell its central ray enters, the dose at the
-    entrance point (same inverse square, table slab and factors as the kernel: the kernel itself
-    evaluates that one point) times min(1, field area at the skin / cell area): the cell's
-    area-averaged dose. Returns the added dose per beam of ``sel`` (0 where nothing was added).
-    """
-    added = np.zeros(sel.size)
-    todo = np.flatnonzero((emax == 0.0) & (prep.kerma[sel] > 0.0))
-    for j in todo:
-        b = int(sel[j])
-        cell = int(prep.hit_tri[b]) if prep.hit_tri.size else -1
-        if cell < 0 or not np.isfinite(prep.hit_t[b]):
-            continue
-        point = bs.source[b] + prep.hit_t[b] * bs.w[b]
-        one = np.zeros(1)
-        kernel.accumulate_dose(
-            point[None, :], -bs.w[b][None, :], phantom.triangles[cell][None, :, :],
-            bs.source[b][None], bs.u[b][None], bs.v[b][None], bs.w[b][None],
-            bs.tan_u[b:b + 1], bs.tan_v[b:b + 1], prep.kerma[b:b + 1], bs.srp_mm[b:b + 1],
-            prep.log_t0[b:b + 1], bs.slab_center, bs.slab_axes, bs.slab_half, mpf,
-            inverse_square=s.inverse_square, occlusion=False, parallel=False, out=one,
-        )  # fmt: skip
-        d = float(prep.hit_t[b])
-        field_mm2 = (2.0 * bs.tan_u[b] * d) * (2.0 * bs.tan_v[b] * d)
-        dose = float(one[0]) * min(1.0, field_mm2 / float(phantom.areas_mm2[cell]))
-        out[cell] += dose
-        added[j] = dose
-        prep.small_fields[0] += 1
-    return added
 
 
 def _run_kernel(kernel: Any, phantom: Any, tri: np.ndarray, bs: Any, sel: np.ndarray,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "DicomOutputError",
+    "DicomSendError",
     "ExtrapolationWarning",
     "GeometryError",
     "RDSRError",
@@ -54,6 +56,17 @@ class GeometryError(SkinDoseError, ValueError):
 
 class ConfigurationError(SkinDoseError, ValueError):
     """Invalid settings, vendor profile or user override file."""
+
+
+class DicomOutputError(SkinDoseError, ValueError):
+    """A result cannot be written as DICOM (e.g. the source RDSR's identity is unknown)."""
+
+
+class DicomSendError(SkinDoseError, OSError):
+    """A C-STORE to a DICOM peer failed: refused, absent, timed out or a failure status.
+
+    The message is one line naming the peer and the reason.
+    """
 
 
 class SkinDoseWarning(UserWarning):

@@ -31,6 +31,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from skindose.errors import RDSRError, RDSRWarning
+from skindose.notes import Note, NoteCode, Severity
+from skindose.rdsr import _fastparse
 from skindose.rdsr.codes import (
     FILTER_MATERIALS,
     REFERENCE_POINT_CODES,
@@ -131,26 +133,46 @@ _HOUSE = {"dose": "Gy", "kap": "Gy·m²", "exposure": "µA·s", "rate": "pulses/
 
 
 class _Ctx:
-    """Per-file parsing context: collects warnings in plain words."""
+    """Per-file parsing context: collects typed notes (:class:`~skindose.notes.Note`)."""
 
     def __init__(self, source: str):
         self.source = source
-        self.warnings: list[str] = []
+        self.notes: list[Note] = []
         self._seen: set[str] = set()
 
-    def warn(self, message: str, *, once_key: str | None = None) -> None:
+    def warn(
+        self,
+        message: str,
+        *,
+        code: NoteCode = NoteCode.READER_DEFAULT,
+        severity: Severity | None = None,
+        event: int | None = None,
+        once_key: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a note (once per ``once_key`` when given)."""
         if once_key is not None:
             if once_key in self._seen:
                 return
             self._seen.add(once_key)
-        self.warnings.append(message)
+        self.notes.append(Note(code=code, text=message, severity=severity, event_index=event,
+                               stage="rdsr", data=data or {}))
+
+    def warn_at(self, where: int | str | None, message: str, **kw: Any) -> None:
+        """A note about ``where``: a 0-based event index, or a named part of the file."""
+        if isinstance(where, int):
+            self.warn(message, event=where, **kw)
+        elif where:
+            self.warn(f"{where}: {message}", **kw)
+        else:
+            self.warn(message, **kw)
 
     def num(
         self,
         item: Dataset,
         dimension: str,
         what: str,
-        where: str,
+        where: int | str,
         *,
         assumed: set[str] | None = None,
         name: str | None = None,
@@ -158,12 +180,12 @@ class _Ctx:
         """Numeric value of a NUM item in the house unit, or None (with a warning)."""
         seq = item.get("MeasuredValueSequence")
         if not seq:
-            self.warn(f"{where}: {what} is present but has no value; treated as not reported")
+            self.warn_at(where, f"{what} is present but has no value; treated as not reported")
             return None
         mv = seq[0]
         raw = mv.get("NumericValue")
         if raw is None or raw == "":
-            self.warn(f"{where}: {what} is present but empty; treated as not reported")
+            self.warn_at(where, f"{what} is present but empty; treated as not reported")
             return None
         values: list[float] = []
         multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
@@ -172,15 +194,15 @@ class _Ctx:
             try:
                 values.append(float(r))
             except (TypeError, ValueError):
-                self.warn(f"{where}: {what} value {r!r} is not a number; ignored")
+                self.warn_at(where, f"{what} value {r!r} is not a number; ignored")
         values = [v for v in values if math.isfinite(v)]
         if not values:
             return None
         if len(values) > 1:
             nz = [v for v in values if v != 0.0] or values
             value = sum(nz) / len(nz)
-            self.warn(
-                f"{where}: {what} has {len(values)} values (one per pulse); the mean of the "
+            self.warn_at(
+                where, f"{what} has {len(values)} values (one per pulse); the mean of the "
                 f"non-zero values, {value:g}, is used"
             )
             if assumed is not None and name:
@@ -192,8 +214,8 @@ class _Ctx:
         try:
             out = convert(value, unit, dimension)
         except KeyError:
-            self.warn(
-                f"{where}: {what} has unit {unit!r}, which is not a {dimension} unit skindose "
+            self.warn_at(
+                where, f"{what} has unit {unit!r}, which is not a {dimension} unit skindose "
                 "knows; the value is not used"
             )
             return None
@@ -284,7 +306,63 @@ def _reference_point_of(item: Dataset) -> ReferencePoint:
 # loading
 
 
-def _load(source: Source) -> tuple[Dataset, str]:
+def _fast_input(source: Source) -> tuple[bytes | None, str]:
+    """The encoded bytes for the fast path (None: give ``source`` to pydicom) and the name.
+
+    Raises the same errors as :func:`_load` for a missing file, a directory or a wrong type.
+    """
+    if isinstance(source, Dataset):
+        return _dataset_bytes(source), str(getattr(source, "filename", "") or "<dataset>")
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), "<bytes>"
+    if isinstance(source, str | os.PathLike):
+        name = str(source)
+        p = Path(source)
+        if not p.exists():
+            raise RDSRError("file not found", source=name)
+        if p.is_dir():
+            raise RDSRError("is a directory, not a DICOM file", source=name)
+        try:
+            return p.read_bytes(), name
+        except OSError as exc:
+            raise RDSRError(f"cannot read the file ({exc})", source=name) from None
+    if hasattr(source, "read"):
+        name = str(getattr(source, "name", "<file object>"))
+        data = source.read()
+        if not isinstance(data, bytes | bytearray):
+            raise RDSRError("the file object is not opened in binary mode", source=name)
+        return bytes(data), name
+    _load(source)  # raises the type error
+    raise AssertionError  # pragma: no cover
+
+
+def _dataset_bytes(ds: Dataset) -> bytes | None:
+    """A Dataset's encoded bytes when re-encoding + the fast path beats walking it directly.
+
+    Measured (benchmarks/README.md): a Dataset read from a file whose content tree pydicom has
+    not decoded yet (still a raw element) re-encodes in about a millisecond, and the fast path
+    then reads it 10-30x faster than walking it; a Dataset whose tree is already decoded (built
+    in memory, or a file with undefined-length sequences) costs more to encode than to walk.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    raw = ds._dict.get(0x0040A730)  # ContentSequence, not yet converted
+    meta = getattr(ds, "file_meta", None)
+    if not isinstance(raw, RawDataElement) or meta is None or getattr(
+            meta, "TransferSyntaxUID", None) not in (_fastparse.IMPLICIT_VR_LE,
+                                                       _fastparse.EXPLICIT_VR_LE):
+        return None
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pydicom.dcmwrite(buf, ds, enforce_file_format=False)
+    except Exception:  # anything unusual: walk the Dataset itself
+        return None
+    return buf.getvalue()
+
+
+def _load(source: Source, name: str | None = None) -> tuple[Dataset, str]:
     if isinstance(source, Dataset):
         name = str(getattr(source, "filename", "") or "<dataset>")
         return source, name
@@ -300,7 +378,7 @@ def _load(source: Source) -> tuple[Dataset, str]:
             raise RDSRError("is a directory, not a DICOM file", source=name)
         fp = p
     elif hasattr(source, "read"):
-        name = str(getattr(source, "name", "<file object>"))
+        name = name or str(getattr(source, "name", "<file object>"))
         fp = source
     else:
         raise RDSRError(
@@ -345,16 +423,50 @@ def read_rdsr(source: Source) -> Procedure:
         Not DICOM, truncated, not an X-ray RDSR (a CT dose SR, Patient or Radiopharmaceutical
         dose SR and other SR classes get their own message), or no irradiation events.
     """
-    ds, name = _load(source)
+    # fast path (skindose.rdsr._fastparse): one lazy pass over the encoded bytes; anything it
+    # does not read exactly as pydicom would raises Fallback, and pydicom reads the file.
+    data, name = _fast_input(source)
+    fallback: str | None = None
+    if data is not None:
+        try:
+            root = _fastparse.parse(data)
+            try:
+                return _parse(root, name)  # type: ignore[arg-type]
+            except RDSRError:
+                raise
+            except Exception as exc:
+                raise _unexpected(exc, name) from exc
+        except _fastparse.Fallback as exc:
+            fallback = str(exc)
+        if not isinstance(source, Dataset):
+            source = io.BytesIO(data)
+    ds, name = _load(source, name)
     try:
-        return _parse(ds, name)
+        proc = _parse(ds, name)
     except RDSRError:
         raise
     except Exception as exc:  # a structure no rule anticipated: say where, never a traceback
-        raise RDSRError(
-            f"unexpected RDSR structure that skindose cannot read ({type(exc).__name__}: {exc})",
-            source=name,
-        ) from exc
+        raise _unexpected(exc, name) from exc
+    return _with_fallback_note(proc, fallback) if fallback is not None else proc
+
+
+def _unexpected(exc: Exception, name: str) -> RDSRError:
+    return RDSRError(
+        f"unexpected RDSR structure that skindose cannot read ({type(exc).__name__}: {exc})",
+        source=name,
+    )
+
+
+def _with_fallback_note(proc: Procedure, reason: str) -> Procedure:
+    """Record that the fast path handed the file to pydicom (an info note, where notes exist)."""
+    import dataclasses
+
+    if "notes" not in {f.name for f in dataclasses.fields(proc)}:
+        return proc
+    note = Note(code=NoteCode.READER_FALLBACK_PYDICOM, stage="rdsr",
+                text=f"read with pydicom instead of the fast reader: {reason}",
+                data={"reason": reason})
+    return dataclasses.replace(proc, notes=(*proc.notes, note))  # type: ignore[attr-defined]
 
 
 def _parse(ds: Dataset, name: str) -> Procedure:
@@ -559,6 +671,7 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
         mechanical_data_available=mech,
         private=tuple(sorted(private.items())),
         warnings=(),
+        header=header_identity(ds),  # dicom_out (issue 15)
     )
 
 
@@ -718,7 +831,7 @@ def _event(
     plane_private: dict[Plane, dict[str, float]],
     xml_position: PatientOrientation | None,
 ) -> IrradiationEvent:
-    where = f"event {i + 1}"
+    where = i
     kids = _children(item)
     idx = _index(kids)
     assumed: set[str] = set()
@@ -743,17 +856,17 @@ def _event(
         raw_dt = str(started_item.get("DateTime", "") or "")
         started = _parse_dt(raw_dt)
         if started is None and raw_dt:
-            ctx.warn(f"{where}: DateTime Started {raw_dt!r} is not a DICOM date-time; ignored")
+            ctx.warn_at(where, f"DateTime Started {raw_dt!r} is not a DICOM date-time; ignored")
     if not uid:  # rdsr.md §1.8: synthesise from DateTime Started + index
         stamp = started.strftime("%Y%m%d%H%M%S") if started is not None else "nodate"
         uid = f"skindose-synthesised-{stamp}-{i + 1}"
         assumed.add("uid")
-        ctx.warn(f"{where}: no Irradiation Event UID; a placeholder id was made up")
+        ctx.warn_at(where, f"no Irradiation Event UID; a placeholder id was made up")
     et_item = first(C.IrradiationEventType)
     event_type = _EVENT_TYPES.get(_coded_value(et_item), EventType.UNKNOWN) if et_item else (
         EventType.UNKNOWN)
     if et_item is None:
-        ctx.warn(f"{where}: no Irradiation Event Type; recorded as unknown")
+        ctx.warn_at(where, f"no Irradiation Event Type; recorded as unknown")
     plane = _plane_of(item) or Plane.SINGLE
     proto = first(C.AcquisitionProtocol)
     vals["protocol"] = (_text(proto) or "").strip() or None if proto is not None else None
@@ -781,7 +894,7 @@ def _event(
         if entrance is not None:
             kerma = entrance
             assumed.add("kerma_rp_gy")
-            ctx.warn(f"{where}: no Dose (RP); Entrance Exposure at RP (DCM 111636) used instead")
+            ctx.warn_at(where, f"no Dose (RP); Entrance Exposure at RP (DCM 111636) used instead")
     vals["kerma_rp_gy"] = kerma
     vals["hvl_mm_al"] = num(C.HalfValueLayer, "length", "Half Value Layer")
     rp_item = first(C.ReferencePointDefinition)
@@ -878,7 +991,7 @@ def _event(
 
     # zeros that mean "unknown" (Philips Azurion, rdsr.md §2.4 item 15)
     if sod == 0 and (sid in (0, None)):
-        ctx.warn(f"{where}: source distances are 0, which this system writes for 'not "
+        ctx.warn_at(where, f"source distances are 0, which this system writes for 'not "
                  "recorded'; the event's geometry is treated as unknown")
         sod = sid = None
         if theight == 0:
@@ -887,7 +1000,7 @@ def _event(
             tlong = tlat = None
     for nm, v in (("sod", sod), ("sid", sid), ("dsrp", dsrp)):
         if v is not None and v <= 0:
-            ctx.warn(f"{where}: {nm.upper()} {v:g} mm is not a distance; treated as not recorded")
+            ctx.warn_at(where, f"{nm.upper()} {v:g} mm is not a distance; treated as not recorded")
             if nm == "sod":
                 sod = None
             elif nm == "sid":
@@ -903,7 +1016,7 @@ def _event(
         cfa = None
         ctx.warn("Collimated Field Area 0 means 'not recorded'; ignored", once_key="cfa0")
     if (cfh is not None and cfh < 10) or (cfw is not None and cfw < 10):
-        ctx.warn(f"{where}: Collimated Field Height/Width ({cfh}, {cfw} mm) are not a real "
+        ctx.warn_at(where, f"Collimated Field Height/Width ({cfh}, {cfw} mm) are not a real "
                  "field (under 1 cm); ignored")
         cfh = cfw = None
     vals.update(sod_mm=sod, sid_mm=sid, table_longitudinal_mm=tlong, table_lateral_mm=tlat,
@@ -949,18 +1062,18 @@ def _event(
             area_rp_m2 = fld[0] * fld[1] * (srp / sid) ** 2 * 1e-6
             vals["kerma_rp_gy"] = vals["kap_gym2"] / area_rp_m2
             assumed.add("kerma_rp_gy")
-            ctx.warn(f"{where}: no Dose (RP); estimated as DAP / field area at the reference point")
+            ctx.warn_at(where, f"no Dose (RP); estimated as DAP / field area at the reference point")
 
     unusable = None
     if vals["kerma_rp_gy"] is None:
         unusable = "no reference-point air kerma (Dose (RP)) and no way to derive it"
-        ctx.warn(f"{where}: {unusable}; the event is kept but contributes no dose")
+        ctx.warn_at(where, f"{unusable}; the event is kept but contributes no dose")
     elif vals["kerma_rp_gy"] < 0:
-        ctx.warn(f"{where}: negative Dose (RP) {vals['kerma_rp_gy']:g} Gy; the event is kept but "
+        ctx.warn_at(where, f"negative Dose (RP) {vals['kerma_rp_gy']:g} Gy; the event is kept but "
                  "contributes no dose")
         unusable = "negative Dose (RP)"
     if vals["kap_gym2"] is not None and vals["kap_gym2"] < 0:
-        ctx.warn(f"{where}: negative Dose Area Product; ignored")
+        ctx.warn_at(where, f"negative Dose Area Product; ignored")
         vals["kap_gym2"] = None
 
     return IrradiationEvent(
@@ -998,7 +1111,7 @@ def _normalise_angles(a, b, ctx: _Ctx, where: str, assumed: set[str], names):
         if a == -180.0:
             a = 180.0
     if (a0 is not None and abs(a - a0) > 1e-9) or (b0 is not None and abs(b - b0) > 1e-9):
-        ctx.warn(f"{where}: positioner angles ({a0}, {b0}) deg are out of range; normalised to "
+        ctx.warn_at(where, f"positioner angles ({a0}, {b0}) deg are out of range; normalised to "
                  f"the same direction ({a:g}, {b:g}) deg")
         assumed.update(names)
     return a, b
@@ -1018,7 +1131,7 @@ def _filters(items: list[Dataset], ctx: _Ctx, where: str) -> list[Filter]:
             cv = _coded_value(mat_item[0])
             material = FILTER_MATERIALS.get(cv, "unknown") if cv else "unknown"
             if material == "unknown":
-                ctx.warn(f"{where}: filter material code {cv} is not known to skindose; the "
+                ctx.warn_at(where, f"filter material code {cv} is not known to skindose; the "
                          "filter is not used for the beam quality", once_key=f"mat:{cv}")
         tmin = idx.get(C.XRayFilterThicknessMinimum)
         tmax = idx.get(C.XRayFilterThicknessMaximum)
@@ -1050,7 +1163,7 @@ def _event_orientation(idx: dict[Code, list[Dataset]], ctx: _Ctx, where: str):
         return None
     rel = _coded_value(rel_items[0])
     if rel not in (C.Headfirst, C.FeetFirst):
-        ctx.warn(f"{where}: patient-table relationship {rel} is not head- or feet-first; "
+        ctx.warn_at(where, f"patient-table relationship {rel} is not head- or feet-first; "
                  "orientation not used", once_key=f"rel:{rel}")
         return None
     mod = None
@@ -1119,3 +1232,34 @@ def _ranges(nums: list[int]) -> str:
         if n is not None:
             start = prev = n
     return ", ".join(out)
+
+
+# --- dicom_out (issue 15) ------------------------------------------------------------------------
+
+#: Header attributes kept verbatim on :attr:`Procedure.header` so that results written back into
+#: DICOM (``skindose.dicom_out``) carry the source's patient, study and series identity.
+HEADER_IDENTITY_KEYWORDS = (
+    "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "StudyDate",
+    "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "StudyDescription",
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
+    "PatientAge", "PatientSize", "PatientWeight", "InstitutionName", "InstitutionAddress",
+    "InstitutionalDepartmentName", "StationName",
+)
+
+
+def header_identity(ds: Dataset) -> tuple[tuple[str, str], ...]:
+    """The :data:`HEADER_IDENTITY_KEYWORDS` present in ``ds``, as (keyword, string) pairs."""
+    out = []
+    for kw in HEADER_IDENTITY_KEYWORDS:
+        try:
+            value = ds.get(kw)
+        except Exception:  # an undecodable value: leave it out rather than fail the read
+            continue
+        if value is None or value == "":
+            continue
+        if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+            text = "\\".join(str(x) for x in value)  # DICOM multi-value form
+        else:
+            text = str(value).strip()
+        out.append((kw, text))
+    return tuple(out)
