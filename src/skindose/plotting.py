@@ -107,6 +107,18 @@ def new_figure(figsize: tuple[float, float], **kwargs: Any) -> Any:
     return fig
 
 
+def _pyplot() -> Any:
+    """Deprecated shim for ``skindose.dicom_out.image`` (which should use
+    ``matplotlib.image.imread`` itself): ``close`` does nothing (figures here are not managed
+    by pyplot) and ``imread`` is ``matplotlib.image.imread``. Neither imports pyplot nor
+    switches the backend."""
+    import types
+
+    import matplotlib.image
+
+    return types.SimpleNamespace(close=lambda *_a, **_k: None, imread=matplotlib.image.imread)
+
+
 class DoseScale:
     """The colour scale of one result: 0 to ``vmax`` Gy, fixed or fitted.
 
@@ -653,6 +665,10 @@ def plot_skin_map(result: Any, *, vmax: float | None = None, contours: bool = Tr
     fig.suptitle(f"Skin map, unrolled ({ph.name}): {_psd_title(result)}", fontsize=11,
                  y=0.99, va="top")
     return fig
+
+
+#: The adult's unrolled map under the name ``skindose.dicom_out.image`` looks for.
+plot_unrolled_adult = plot_skin_map
 
 
 def _cylinder_axis(phantom: Any) -> tuple[float, float]:
