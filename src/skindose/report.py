@@ -222,7 +222,7 @@ th{background:#f3f5f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .sev-critical{color:#b00020;font-weight:600}.sev-warning{color:#8a3b00}
 .warn li{color:#8a3b00}.muted{color:#5a6570;font-size:.9em}
 figure{margin:.5em 0}figure img{max-width:100%;height:auto;border:1px solid #e3e6ea}
-figure.views img{max-height:118mm}
+figure.views img{max-height:108mm}
 figcaption{font-size:.85em;color:#39424a}
 .events{font-size:.8em}.events td,.events th{padding:.12em .35em}
 tr.skip td{color:#6b6b6b;background:#fafafa}.nw{white-space:nowrap}
@@ -487,7 +487,9 @@ _HEADLINE_CODES = (
     NoteCode.GENERIC_PROFILE, NoteCode.TABLE_ESTIMATED, NoteCode.PATIENT_SIZE_DEFAULTED,
     NoteCode.PLACEMENT, NoteCode.TOTALS_MISMATCH, NoteCode.ANONYMIZED,
 )
-_MAX_CAVEATS = 8
+_MAX_CAVEATS = 6
+#: Longer caveat texts are cut on page one (the full text is in "All notes").
+_CAVEAT_CHARS = 170
 
 
 def _notes(result: Any) -> list[Note]:
@@ -529,10 +531,12 @@ def _caveats_html(result: Any) -> str:
     lis = []
     for sev, text, count in shown:
         more = f" <span class='muted'>({count} notes of this kind)</span>" if count > 1 else ""
+        if len(text) > _CAVEAT_CHARS:
+            text = text[: _CAVEAT_CHARS - 1].rstrip() + "…"
         lis.append(f"<li class='sev-{_e(sev)}'><span class='muted'>[{_e(sev)}]</span> "
                    f"{_e(text)}{more}</li>")
     rest = len(items) - len(shown)
-    tail = (f"<p class='muted'>{rest} more kinds of notes: see “All notes” below.</p>"
+    tail = (f"<p class='muted'>{rest} more: see “All notes” (or “Warnings”) below.</p>"
             if rest > 0 else "")
     return (f"<div class='caveats' id='caveats'><h2>Caveats that apply to this result</h2>"
             f"<ul>{''.join(lis)}</ul>{tail}</div>")
