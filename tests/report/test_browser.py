@@ -52,10 +52,12 @@ def driver(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    out = {}
-    for name, peak in (("hot", 4.2), ("calm", 1.5)):
-        out[name] = report.save(make_result(peak_gy=peak), tmp_path_factory.mktemp(name))
-    return out
+    from tests.test_report import _notes, _with_notes
+
+    # the hot case carries typed notes of every severity, so page one has caveats to fit
+    hot = _with_notes(make_result(peak_gy=4.2), *_notes())
+    return {"hot": report.save(hot, tmp_path_factory.mktemp("hot")),
+            "calm": report.save(make_result(peak_gy=1.5), tmp_path_factory.mktemp("calm"))}
 
 
 def _open(driver, path: Path) -> None:
@@ -121,6 +123,8 @@ def test_page_one_fits_one_a4_page(driver, reports):
         h = driver.execute_script(
             "return document.getElementById('page1').getBoundingClientRect().height")
         assert h <= 277 / 25.4 * 96, h
+        caveats = driver.find_element("id", "caveats").text
+        assert "file ended early" in caveats and "not calibrated" in caveats
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
         driver.set_window_size(1100, 1400)
