@@ -493,7 +493,7 @@ _CAVEAT_CHARS = 170
 
 
 def _notes(result: Any) -> list[Note]:
-    return sort_notes(getattr(result, "notes", ()) or ())
+    return sort_notes(result.notes)
 
 
 def caveats(result: Any) -> list[tuple[str, str, int]]:
@@ -1066,7 +1066,7 @@ def apply_anonymize(result: Any, anonymize: bool | None) -> Any:
     if not want:
         return result
     if _is_anonymized(result) and any(
-            n.code is NoteCode.ANONYMIZED for n in getattr(result, "notes", ()) or ()):
+            n.code is NoteCode.ANONYMIZED for n in result.notes):
         return result
     return anonymized(result)
 

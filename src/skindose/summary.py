@@ -273,7 +273,7 @@ def build_summary(result: Any, thresholds_gy: tuple[float, ...] | None = None, *
 
     settings = result.settings if isinstance(result.settings, Mapping) else {}
     th = thresholds_gy or tuple(settings.get("thresholds_gy", CLINICAL_LEVELS.skin_levels_gy))
-    notes = sort_notes(getattr(result, "notes", ()) or ())
+    notes = sort_notes(result.notes)
     ph = result.phantom
     lo, hi = kap_check_range
     levels, area = result.dose_area_histogram(20)
