@@ -687,7 +687,7 @@ def caveat_text(result: Any) -> str:
     else:  # a map built directly, without notes
         lines.extend(f"[warning] {w}" for w in result.warnings)
     skipped = [e for e in result.events if e.skipped]
-    if skipped and not notes:  # typed notes already name every skipped event
+    if skipped and not result.notes:  # typed notes already name every skipped event
         lines.append(f"[warning] {len(skipped)} event(s) not used in the estimate: " + "; ".join(
             f"procedure {e.procedure_index} event {e.index + 1}: {e.skipped}"
             for e in skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
