@@ -16,6 +16,8 @@ import skindose as sd
 from skindose import phantoms
 from skindose.compute import compute
 from skindose.dosemap import SkinDoseMap
+from skindose.errors import PatientMismatchError
+from skindose.notes import NoteCode
 from skindose.rdsr import read_rdsr
 from skindose.rdsr.model import EventType, IrradiationEvent, Patient
 from skindose.rdsr.model import PatientOrientation as PO
@@ -321,12 +323,15 @@ def test_rotational_run_max_and_timeline(plane):
 
 def test_accumulation_adds_maps_and_warns_on_patient_id(plane):
     p1 = procedure([event(0, a=10.0)], patient_id="A")
-    p2 = procedure([event(0, b=15.0, kerma_rp_gy=0.02)], patient_id="B")
+    p2 = procedure([dataclasses.replace(event(0, b=15.0, kerma_rp_gy=0.02), uid="1.2.3.99")],
+                   patient_id="B")  # own event UID: equal UIDs are now counted once (issue 11)
     r1, r2 = compute(p1, plane, BARE), compute(p2, plane, BARE)
-    both = compute([p1, p2], plane, BARE)
+    with pytest.raises(PatientMismatchError, match="different patients"):
+        compute([p1, p2], plane, BARE)  # issue 11: different patients are refused
+    both = compute([p1, p2], plane, BARE, same_patient=True)
     np.testing.assert_allclose(both.dose_gy, r1.dose_gy + r2.dose_gy, rtol=1e-12, atol=0)
     assert [e.procedure_index for e in both.events] == [0, 1]
-    assert any("different patient IDs" in w for w in both.warnings)
+    assert any(n.code is NoteCode.DIFFERENT_PATIENTS_ACCEPTED for n in both.notes)
     # one BeamSet per procedure, indexed like EventResult.procedure_index / index
     assert len(both.beams) == 2
     for e in both.events:

@@ -117,6 +117,7 @@ class NoteCode(StrEnum):
     TABLE_NO_THICKNESS = "table-no-thickness"
     EXTRAPOLATED = "extrapolated"  # lookup outside its data range, clamped
     KVP_DEFAULTED = "kvp-defaulted"
+    PHYSICS_DEFAULT = "physics-default"  # beam quality default or clamped lookup
     UNCALIBRATED = "uncalibrated"  # dose display not calibrated (±35 % allowed)
     KAP_CHECK = "kap-check"  # KAP / (K_RP × field area) outside range
     RP_ESTIMATE_FIELD_DEFAULTED = "rp-estimate-field-defaulted"
@@ -170,6 +171,7 @@ DEFAULT_SEVERITY: Mapping[NoteCode, Severity] = {
     NoteCode.TABLE_NO_THICKNESS: _W,
     NoteCode.EXTRAPOLATED: _W,
     NoteCode.KVP_DEFAULTED: _W,
+    NoteCode.PHYSICS_DEFAULT: _W,
     NoteCode.UNCALIBRATED: _W,
     NoteCode.KAP_CHECK: _W,
     NoteCode.RP_ESTIMATE_FIELD_DEFAULTED: _I,

@@ -14,7 +14,7 @@ from typing import Any
 
 from skindose.errors import ConfigurationError
 
-__all__ = ["Settings"]
+__all__ = ["CLINICAL_LEVELS", "ClinicalLevels", "Settings"]
 
 _MEDIA = ("tissue", "water", None)
 
@@ -127,6 +127,14 @@ class Settings:
     placement_uncertainty_mm: tuple[float, float, float] | None = None
     # ---- end of issue 17 block -----------------------------------------------------------
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # ---- report settings (issue 13; owner: report) ----------------------------------------
+    #: Remove patient identifiers and the institution from every output.
+    anonymize: bool = False
+    #: Top of the fixed clinical colour scale (Gy) of the figures and the 3-D view.
+    dose_scale_max_gy: float = 5.0
+    #: Below this PSD (Gy) the colour scale is fitted to the map and labelled so.
+    low_dose_limit_gy: float = 1.0
+    # ---- end of report settings ------------------------------------------------------------
 
     def __post_init__(self) -> None:
         if self.medium not in _MEDIA:
@@ -147,6 +155,7 @@ class Settings:
             raise ConfigurationError("max_obliquity_deg must be in [0, 90)")
         if self.table_transmission is not None and not (0 < self.table_transmission <= 1):
             raise ConfigurationError("table_transmission must be in (0, 1]")
+        _check_report_settings(self)  # report settings block (issue 13)
         for kv, factor in self.calibration_by_kvp:
             if not (kv > 0 and factor > 0):
                 raise ConfigurationError("calibration_by_kvp needs positive (kVp, factor) pairs")
@@ -236,3 +245,82 @@ def _check_issue17(s: Settings) -> None:
             "placement_uncertainty_mm must be three half-widths in mm (lateral, head-foot, "
             "vertical), each in [0, 1000)"
         )
+# ---- report settings and clinical levels (issue 13; owner: report) -------------------------
+
+
+def _check_report_settings(s: Settings) -> None:
+    if not (0 < s.dose_scale_max_gy < 100):
+        raise ConfigurationError("dose_scale_max_gy must be in (0, 100) Gy")
+    if not (0 <= s.low_dose_limit_gy <= s.dose_scale_max_gy):
+        raise ConfigurationError("low_dose_limit_gy must be in [0, dose_scale_max_gy]")
+    if not isinstance(s.anonymize, bool):
+        raise ConfigurationError(f"anonymize must be true or false, not {s.anonymize!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClinicalLevels:
+    """Dose levels that call for patient follow-up, with what they mean and their source.
+
+    The one place for these numbers: the CLI exit code, the report's alert banner and the
+    figures' threshold lines read them from here.
+
+    Parameters
+    ----------
+    psd_gy
+        Peak skin dose at or above which a substantial radiation dose level (SRDL) is reached.
+    kerma_rp_gy
+        Total reference-point air kerma SRDL.
+    kap_gycm2
+        Total kerma-area product SRDL (Gy·cm²).
+    fluoro_time_min
+        Total fluoroscopy time SRDL (minutes).
+    skin_levels_gy
+        Skin dose levels whose areas are reported and drawn as contours (Gy).
+    source
+        Where the SRDL values come from.
+    """
+
+    psd_gy: float = 3.0
+    kerma_rp_gy: float = 5.0
+    kap_gycm2: float = 500.0
+    fluoro_time_min: float = 60.0
+    skin_levels_gy: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0)
+    source: str = ("NCRP Report No. 168 (2010); SIR guidelines, Stecker et al., "
+                   "J Vasc Interv Radiol 20 (2009) S263")
+    #: Follow-up wording of the report when a level is reached (NCRP 168 and the SIR
+    #: guidelines recommend patient follow-up when an SRDL is exceeded).
+    follow_up: str = ("Substantial radiation dose level reached: patient follow-up is "
+                      "recommended. Record the dose in the patient's file, tell the patient "
+                      "and the referring physician which skin area may react, and have the "
+                      "skin examined in the weeks after the procedure; a medical physicist "
+                      "should review the dose estimate.")
+    #: Tissue reactions expected from a single procedure at each skin level (Balter et al.,
+    #: Radiology 254 (2010) 326, table of bands A1-D).
+    skin_level_meaning: tuple[tuple[float, str], ...] = (
+        (2.0, "band A2 (2-5 Gy): transient erythema, epilation with recovery"),
+        (3.0, "SRDL (NCRP 168); temporary epilation possible"),
+        (5.0, "band B (5-10 Gy): prolonged erythema, permanent partial epilation possible"),
+        (10.0, "band C (10-15 Gy): desquamation, dermal atrophy, telangiectasia possible"),
+    )
+
+    def exceeded(self, *, psd_gy: float | None = None, kerma_rp_gy: float | None = None,
+                 kap_gycm2: float | None = None,
+                 fluoro_time_min: float | None = None) -> list[tuple[str, float, float, str]]:
+        """Every level reached: (quantity, value, level, unit), in the order PSD, K_RP, KAP,
+        fluoroscopy time. None values are not tested."""
+        out = []
+        for name, v, level, unit in (("Peak skin dose", psd_gy, self.psd_gy, "Gy"),
+                                     ("Reference-point air kerma", kerma_rp_gy,
+                                      self.kerma_rp_gy, "Gy"),
+                                     ("Kerma-area product", kap_gycm2, self.kap_gycm2,
+                                      "Gy·cm²"),
+                                     ("Fluoroscopy time", fluoro_time_min,
+                                      self.fluoro_time_min, "min")):
+            if v is not None and v >= level:
+                out.append((name, float(v), float(level), unit))
+        return out
+
+
+#: The clinical levels in use (NCRP Report 168).
+CLINICAL_LEVELS = ClinicalLevels()
+# ---- end of report settings and clinical levels -------------------------------------------

@@ -143,7 +143,7 @@ def test_missing_source_identity_is_a_clear_error(skipped_case):
     from skindose.errors import DicomOutputError
 
     _, proc, result, _ = skipped_case
-    bare = dataclasses.replace(proc, header=(), source=None)
+    bare = dataclasses.replace(proc, header=(), source=None, sop_instance_uid="")
     with pytest.raises(DicomOutputError, match="SR Instance Used"):
         build_prdsr(result, [bare])
 

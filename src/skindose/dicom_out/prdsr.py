@@ -84,6 +84,7 @@ from skindose.dicom_out.sr import (
     uidref_item,
 )
 from skindose.errors import DicomOutputError
+from skindose.notes import Severity, sort_notes
 
 __all__ = [
     "PRDSR_SOP_CLASS_UID",
@@ -679,16 +680,14 @@ def caveat_text(result: Any) -> str:
     ``warnings`` of older results.
     """
     lines = []
-    notes = getattr(result, "notes", None)  # TEMPORARY until SkinDoseMap.notes is on main
-    if notes:
-        for n in notes:
-            sev = getattr(getattr(n, "severity", None), "value", str(getattr(n, "severity", "")))
-            if sev in ("warning", "critical"):
-                lines.append(f"[{sev}] {n}")
-    else:
-        lines.extend(f"[warning] {w}" for w in getattr(result, "warnings", ()) or ())
+    if result.notes:
+        for n in sort_notes(result.notes):
+            if n.severity is not Severity.INFO:
+                lines.append(f"[{n.severity.value}] {n}")
+    else:  # a map built directly, without notes
+        lines.extend(f"[warning] {w}" for w in result.warnings)
     skipped = [e for e in result.events if e.skipped]
-    if skipped and not notes:  # typed notes already name every skipped event
+    if skipped and not result.notes:  # typed notes already name every skipped event
         lines.append(f"[warning] {len(skipped)} event(s) not used in the estimate: " + "; ".join(
             f"procedure {e.procedure_index} event {e.index + 1}: {e.skipped}"
             for e in skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
