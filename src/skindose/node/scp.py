@@ -129,6 +129,7 @@ class DoseNode:
                                      "data directory") from None
         self._wait_for_old_workers()
         self._setup_logging()
+        self._remove_leftovers()
         self.registry = open_registry(self.data_dir)
         n = self.registry.release_claims()
         if n:
@@ -187,6 +188,23 @@ class DoseNode:
         finally:
             os.close(fd)
 
+    def _remove_leftovers(self) -> None:
+        """Temporary files and folders of writes that a kill interrupted (never acknowledged,
+        never committed)."""
+        import shutil
+
+        n = 0
+        for pattern in ("instances/*/.tmp-*", "reports/.tmp-*", "reports/*/.tmp-*",
+                        ".index-*.html"):
+            for p in self.data_dir.glob(pattern):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                n += 1
+        if n:
+            log.info("start: %d temporary file(s) of interrupted writes removed", n)
+
     def _setup_logging(self) -> None:
         logger = logging.getLogger("skindose.node")
         logger.setLevel(logging.INFO)
@@ -225,7 +243,7 @@ class DoseNode:
         for _ in range(self.config.workers):
             p = mp.Process(target=worker_main, name="skindose-worker",
                            args=(self.config.to_dict(), self._wake, self._stop_workers_evt,
-                                 self._log_queue), daemon=True)
+                                 self._log_queue, os.getpid()), daemon=True)
             p.start()
             self._procs.append(p)
 

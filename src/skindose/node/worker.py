@@ -403,7 +403,8 @@ def _short(uid: str) -> str:
     return uid if len(uid) <= 24 else "…" + uid[-20:]
 
 
-def worker_main(config: dict[str, Any], wake: Any, stop: Any, log_queue: Any = None) -> None:
+def worker_main(config: dict[str, Any], wake: Any, stop: Any, log_queue: Any = None,
+                parent_pid: int | None = None) -> None:
     """Entry point of a worker process.
 
     Parameters
@@ -415,8 +416,13 @@ def worker_main(config: dict[str, Any], wake: Any, stop: Any, log_queue: Any = N
         exit.
     log_queue
         A ``multiprocessing.Queue`` to send log records to the server process.
+    parent_pid
+        The server's process id: a worker whose server died while it was starting exits.
     """
     _set_parent_death_signal()
+    parent = parent_pid if parent_pid is not None else os.getppid()
+    if os.getppid() != parent:  # the server died before the death signal was armed
+        return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if log_queue is not None:
@@ -437,7 +443,6 @@ def worker_main(config: dict[str, Any], wake: Any, stop: Any, log_queue: Any = N
     # is alive (see DoseNode.start)
     lock = os.open(cfg.data_dir / "workers.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock, fcntl.LOCK_SH)
-    parent = os.getppid()
     w = NodeWorker(cfg)
     w.warm_up()
     while not stop.is_set():
