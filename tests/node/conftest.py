@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("pynetdicom")
 
-from skindose.node.config import NodeConfig  # noqa: E402
-from skindose.node.scp import DoseNode  # noqa: E402
+from skindose.node.config import NodeConfig
+from skindose.node.scp import DoseNode
 
 HERE = Path(__file__).resolve().parent
 SETTINGS = HERE / "settings.toml"

@@ -49,7 +49,7 @@ def smtp_server():
         def __init__(self):
             self.messages = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        async def handle_DATA(self, server, session, envelope):
             self.messages.append(envelope.content.decode("utf-8", "replace"))
             return "250 OK"
 

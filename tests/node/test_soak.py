@@ -69,7 +69,7 @@ def test_sigterm_is_graceful_and_once_stops_by_itself(tmp_path):
         _wait_echo(nb, port, p)
         assert store_scu(port, [synthetic_rdsr(51), synthetic_rdsr(52)]) == [0, 0]
         p.send_signal(15)
-        out, err = p.communicate(timeout=120)
+        _out, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
@@ -81,7 +81,7 @@ def test_sigterm_is_graceful_and_once_stops_by_itself(tmp_path):
     p = _serve(d, port, "--once")
     try:
         _wait_echo(nb, port, p)  # the echo association is "the first association"
-        out, err = p.communicate(timeout=120)
+        _out, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
@@ -114,7 +114,7 @@ def test_second_server_on_same_data_dir_refused(start_node):
     node = start_node()
     port = nb.free_port()
     p = _serve(node.data_dir, port)
-    out, err = p.communicate(timeout=120)
+    _out, err = p.communicate(timeout=120)
     assert p.returncode == 2
     assert "another skindose serve" in err
     assert "Traceback" not in err
