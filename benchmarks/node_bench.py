@@ -74,13 +74,14 @@ class Server:
     """``skindose serve`` in a subprocess (loopback, fixed port, fast settings)."""
 
     def __init__(self, data_dir: Path, port: int, *, workers: int = 2,
-                 extra: list[str] | None = None, phantom: str = "plane"):
+                 extra: list[str] | None = None, phantom: str = "plane",
+                 report: str = "summary"):
         self.data_dir = Path(data_dir)
         self.port = port
         self.cmd = [sys.executable, "-c", "import sys; from skindose.cli import main; "
                     "sys.exit(main())", "serve", "--data-dir", str(data_dir), "--port",
                     str(port), "--workers", str(workers), "--phantom", phantom,
-                    "--cell-area-cm2", "25", "--settings", str(SETTINGS), "--report", "summary",
+                    "--cell-area-cm2", "25", "--settings", str(SETTINGS), "--report", report,
                     "--quiet", "--timeout", "10", *(extra or [])]
         self.proc: subprocess.Popen | None = None
 
@@ -309,14 +310,14 @@ def soak(n: int = 200, senders: int = 4, kills: int = 1, *, workers: int = 2,
 
 
 def bench(n: int = 200, senders: int = 1, *, workers: int = 2,
-          data_dir: Path | None = None) -> dict[str, Any]:
+          data_dir: Path | None = None, report: str = "summary") -> dict[str, Any]:
     """Throughput and C-STORE→result latency."""
     from skindose.node.registry import open_registry
 
     data_dir = Path(data_dir or tempfile.mkdtemp(prefix="skindose-bench-")) / "node"
     datasets = make_datasets(n)
     port = free_port()
-    server = Server(data_dir, port, workers=workers)
+    server = Server(data_dir, port, workers=workers, report=report)
     server.start()
     try:
         t0 = time.time()
@@ -334,7 +335,8 @@ def bench(n: int = 200, senders: int = 1, *, workers: int = 2,
     t_all = max(d["computed_at"] for d in done) - t0
     lat = sorted(d["computed_at"] - acked[d["sop_instance_uid"]] for d in done
                  if d["sop_instance_uid"] in acked)
-    return {"n": n, "senders": senders, "workers": workers, "received_per_s": n / t_recv,
+    return {"n": n, "senders": senders, "workers": workers, "report": report,
+            "received_per_s": n / t_recv,
             "received_and_computed_per_s": len(done) / t_all,
             "median_store_to_result_s": statistics.median(lat),
             "p90_store_to_result_s": lat[int(0.9 * (len(lat) - 1))],
@@ -348,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--n", type=int, default=200)
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--senders", type=int, nargs="+", default=[1, 4])
+    b.add_argument("--report", choices=("summary", "full"), default="summary")
     s = sub.add_parser("soak")
     s.add_argument("--n", type=int, default=2000)
     s.add_argument("--senders", type=int, default=4)
@@ -358,9 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     if args.mode == "bench":
-        res: Any = [bench(args.n, k, workers=args.workers) for k in args.senders]
+        res: Any = [bench(args.n, k, workers=args.workers, report=args.report)
+                    for k in args.senders]
         for r in res:
-            print(f"{r['senders']} sender(s), {r['workers']} workers, {r['n']} RDSRs: "
+            print(f"{r['senders']} sender(s), {r['workers']} workers, {r['n']} RDSRs, "
+                  f"report {r['report']}: "
                   f"received {r['received_per_s']:.1f}/s, received+computed "
                   f"{r['received_and_computed_per_s']:.1f}/s, median C-STORE->result "
                   f"{r['median_store_to_result_s'] * 1e3:.0f} ms (p90 "
