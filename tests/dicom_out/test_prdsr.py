@@ -8,6 +8,7 @@ import subprocess
 import pydicom
 import pytest
 
+from tests.conftest import real_rdsr_files
 from tests.dicom_out.conftest import SKIPPED, event_uids_in_file, tool
 
 PRDSR = "1.2.840.10008.5.1.4.1.1.88.73"
@@ -319,3 +320,35 @@ def test_without_sources_the_result_names_its_files(skipped_case, tmp_path):
     (used,) = _find(sr, "128416")
     assert used.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
     assert str(sr.PatientName) == str(src.PatientName)
+
+
+#: dciodvfy warnings about values copied verbatim from the source RDSR: a one-component
+#: person name is the "retired" PN form to dciodvfy, a missing Study ID is only a DICOMDIR
+#: concern. skindose must not rewrite a patient's identity, so these stay.
+_SOURCE_VALUE_WARNINGS = ("Retired Person Name form", "needed to build DICOMDIR - Study ID")
+
+
+@pytest.mark.parametrize("name", [p.name for p in real_rdsr_files()])
+def test_every_real_rdsr_gives_valid_outputs(name, rdsr_dir, tmp_path):
+    from skindose import compute, phantoms
+    from skindose.dicom_out import write_dicom_outputs
+    from skindose.rdsr import read_rdsr
+
+    proc = read_rdsr(rdsr_dir / name)
+    result = compute([proc], phantoms.by_name("cylinder", cell_area_cm2=4.0))
+    sc_path, sr_path = write_dicom_outputs(result, tmp_path, [proc])
+    sr = pydicom.dcmread(sr_path)
+    (num,) = _find(sr, "128531")
+    mv = num.MeasuredValueSequence[0]
+    assert float(mv.get("FloatingPointValue", mv.NumericValue)) == result.psd_gy
+    rc, lines = _dsrdump(sr_path)
+    assert rc == 0
+    allowed = {DSRDUMP_TEMPLATE_NOTICE}
+    if sr.SpecificCharacterSet == "ISO_IR 192":  # a name that needs UTF-8
+        allowed.add("W: The VR checker does not support this Specific Character Set: "
+                    "ISO_IR 192")
+    assert [x for x in lines if x not in allowed] == []
+    out = _dciodvfy(sc_path)
+    assert "Error" not in out, out
+    warns = [x for x in out.splitlines() if "Warning" in x]
+    assert [w for w in warns if not any(s in w for s in _SOURCE_VALUE_WARNINGS)] == []

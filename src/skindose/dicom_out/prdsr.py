@@ -251,8 +251,8 @@ def build_prdsr(result: Any, sources: Sequence[Any] | None = None, *,
     sources
         The :class:`~skindose.rdsr.Procedure` objects the result was computed from, in the
         same order as ``compute`` received them (``result.events[i].procedure_index`` indexes
-        them). Default: identity from ``result.procedures`` (works only when those summaries
-        carry the source SOP Instance UID).
+        them). Default: identity from ``result.procedures`` (their SOP Instance UID when the
+        summaries carry it, else the header of the file each summary's ``source`` names).
     image
         The Secondary Capture of the map (from :func:`build_dose_image`), referenced as the
         "Radiation Dose Representation Data" IMAGE item and listed as evidence.
@@ -404,6 +404,8 @@ def _patient_study_modules(ds: Dataset, ident: dict[str, str]) -> None:
     # Patient Study (C.7.2.2, U)
     for kw in _PATIENT_STUDY_KEYWORDS:
         if ident.get(kw):
+            if kw != "PatientAge" and not _positive_number(ident[kw]):
+                continue  # a size or weight of 0 means "not known": leave it out
             setattr(ds, kw, ident[kw])
     # General Study (C.7.2.1): Study Date/Time, Referring Physician, Study ID, Accession are 2
     for kw in _STUDY_KEYWORDS:
@@ -697,6 +699,14 @@ def caveat_text(result: Any) -> str:
                          "Irradiation Event UID in the source RDSR and cannot be listed as "
                          "Event UID Used")
     return "\n".join(lines)
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        v = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(v) and v > 0
 
 
 def _finite(v: Any) -> bool:

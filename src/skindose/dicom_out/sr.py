@@ -60,10 +60,23 @@ def container(concept: Code, children: Iterable[Dataset] = (), *, rel: str | Non
     return d
 
 
+#: Typographic characters of skindose's own texts (notes, comments) that Latin-1 lacks, and
+#: their plain spellings: so that a file needs UTF-8 only for names that do.
+_PLAIN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2192": "->",
+                        "\u2190": "<-", "\u2265": ">=", "\u2264": "<=", "\u2248": "~",
+                        "\u2260": "!=", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+                        "\u201d": '"', "\u2026": "...", "\u03a3": "sum ", "\u03bc": "\u00b5",
+                        "\u2009": " ", "\u00a0": " "})
+
+
 def text_item(concept: Code, text: str, *, rel: str = "CONTAINS") -> Dataset:
-    """A TEXT item (Text Value is UT: no length limit that matters here)."""
+    """A TEXT item (Text Value is UT: no length limit that matters here).
+
+    Dashes, arrows, comparison signs, quotes and Σ are spelled in plain characters (see
+    ``_PLAIN``); every other character is kept.
+    """
     d = _item(rel, "TEXT", concept)
-    d.TextValue = text
+    d.TextValue = str(text).translate(_PLAIN)
     return d
 
 
