@@ -29,7 +29,16 @@ Times: *calc* is PySkinDose's ``calculate_dose`` (phantom build and positioning,
 set-up and the per-event loop; no plotting or export) against skindose's ``compute`` after a
 warm-up call (the Numba kernel loaded from its cache); *parse* is reading the RDSR
 (``read_and_normalise_rdsr_data`` against ``read_rdsr``). Per-event time = calc / events.
-PySkinDose reports mGy; the PSDs below are converted to Gy.
+PySkinDose reports mGy; the PSDs below are converted to Gy. *read+calc* per event adds both
+tools' parse times.
+
+The reader race (``--reader``, also part of a full run) reads, in this one process and side by
+side, the longest real file, the four PySkinDose example files and a 10,000-event synthetic
+file with: ``pydicom.dcmread`` as pydicom does it by default (lazy: defined-length sequences
+stay undecoded bytes until touched), ``dcmread`` plus decoding every element (``iterall``,
+what any reader of the content tree must pay in pydicom), skindose's ``read_rdsr`` (fast path)
+and the reader's pydicom path (the reader before the fast path). Best of 3 (one run for files
+over 10 MB); ``uptime`` load before and after.
 """
 
 from __future__ import annotations
@@ -252,6 +261,86 @@ def write_synthetic(n_events: int, path: Path, meanings: dict[str, str],
 # ----------------------------------------------------------------------------------------------
 
 
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5,
+                              check=False).stdout.strip()
+    except OSError:
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def reader_race(synthetic_events: int = 10_000, tmp: Path | None = None,
+                files: list[Path] | None = None) -> list[dict]:
+    """``read_rdsr`` against ``pydicom.dcmread`` on the same files, side by side (see above).
+
+    ``files``: the real files to race (default: the longest real file and PySkinDose's four).
+    """
+    import pydicom
+
+    from skindose.rdsr import reader
+    from skindose.rdsr.synthetic import example_procedure, write_rdsr
+
+    if files is None:
+        files = sorted(RDSR_DIR.glob("pyskindose__*.dcm"))
+        longest = max(RDSR_DIR.glob("*.dcm"), key=lambda f: f.stat().st_size, default=None)
+        if longest is not None and longest not in files:
+            files.insert(0, longest)
+    files = list(files)
+    tmpdir = Path(tmp or tempfile.mkdtemp(prefix="bench-reader-"))
+    if synthetic_events:
+        t0 = time.perf_counter()
+        syn = write_rdsr(example_procedure(synthetic_events, seed=3),
+                         tmpdir / f"synthetic_{synthetic_events}.dcm")
+        print(f"    wrote {syn.name} in {time.perf_counter() - t0:.2f} s", flush=True)
+        files.append(syn)
+
+    def best(fn, repeat: int) -> float:
+        out = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            out = min(out, time.perf_counter() - t0)
+        return out
+
+    def full(f):
+        ds = pydicom.dcmread(f)
+        for _ in ds.iterall():
+            pass
+
+    def old(f):
+        ds, name = reader._load(f)
+        return reader._parse(ds, name)
+
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for f in files:
+            repeat = 1 if f.stat().st_size > 10_000_000 else 3
+            l0 = os.getloadavg()[0]
+            fast_s = best(lambda f=f: reader.read_rdsr(f), repeat)
+            lazy_s = best(lambda f=f: pydicom.dcmread(f), repeat)
+            full_s = best(lambda f=f: full(f), repeat)
+            old_s = best(lambda f=f: old(f), repeat)
+            proc = reader.read_rdsr(f)
+            fell_back = any(getattr(n, "code", None) == "reader-fallback-pydicom"
+                            for n in getattr(proc, "notes", ()))
+            rows.append({
+                "file": f.name, "bytes": f.stat().st_size, "events": proc.n_events,
+                "read_rdsr_s": fast_s, "dcmread_s": lazy_s, "dcmread_full_decode_s": full_s,
+                "read_rdsr_pydicom_path_s": old_s,
+                "read_rdsr_over_dcmread": fast_s / lazy_s,
+                "read_rdsr_over_dcmread_full": fast_s / full_s,
+                "speedup_vs_pydicom_path": old_s / fast_s,
+                "fast_path_fell_back": fell_back, "repeat": repeat,
+                "load": round(max(l0, os.getloadavg()[0]), 2),
+            })  # fmt: skip
+            r = rows[-1]
+            print(f"    {f.name[:44]:44s} {r['events']:6d} ev  read_rdsr {fast_s * 1e3:9.1f} ms  "
+                  f"dcmread {lazy_s * 1e3:8.1f} ms  dcmread+decode {full_s * 1e3:9.1f} ms  "
+                  f"old reader {old_s * 1e3:9.1f} ms  (load {r['load']})", flush=True)
+    return rows
+
+
 def _fmt(x, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
@@ -277,6 +366,14 @@ def compare(file: Path, mesh: str, timeout: float) -> dict:
         "pyskindose_failed_after_s": p.get("failed_after_s"),
         "load": round(max(l0, os.getloadavg()[0]), 2),
     }  # fmt: skip
+    for tool, r in (("pyskindose", p), ("skindose", s)):
+        row[f"{tool}_read_calc_ms_per_event"] = (
+            (r["calc_s"] + r["parse_s"]) / n * 1e3 if "calc_s" in r and "parse_s" in r and n
+            else None)
+    row["ratio_read_calc"] = (
+        row["pyskindose_read_calc_ms_per_event"] / row["skindose_read_calc_ms_per_event"]
+        if row["pyskindose_read_calc_ms_per_event"] and row["skindose_read_calc_ms_per_event"]
+        else None)
     if row["pyskindose_ms_per_event"] and row["skindose_ms_per_event"]:
         row["ratio"] = row["pyskindose_ms_per_event"] / row["skindose_ms_per_event"]
     else:
@@ -290,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--quick", action="store_true", help="one file, no synthetic procedures")
     ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per tool run")
+    ap.add_argument("--reader", action="store_true",
+                    help="only the reader race (read_rdsr against pydicom.dcmread)")
+    ap.add_argument("--reader-events", type=int, default=10_000,
+                    help="events of the reader race's synthetic file (0: none)")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -297,6 +398,16 @@ def main(argv: list[str] | None = None) -> int:
         row = (worker_pyskindose(file, arg) if tool == "pyskindose"
                else worker_skindose(file, float(arg)))
         print(json.dumps(row))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"uptime: {_uptime()}", flush=True)
+    print("reader race: read_rdsr against pydicom.dcmread, side by side", flush=True)
+    reader_rows = reader_race(args.reader_events)
+    write_csv(args.out / "reader_race.csv", reader_rows)
+    (args.out / "reader_race.json").write_text(json.dumps(
+        {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "uptime_after": _uptime(),
+         "rows": reader_rows}, indent=1))
+    if args.reader:
         return 0
     if importlib.util.find_spec("pyskindose") is None:
         print("pyskindose is not importable: install the optional 'bench' extra "
@@ -325,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(compare(f, mesh, args.timeout))
 
     head = (f"{'file':44s} {'events':>6s} {'cells P/s':>13s} {'ms/event P':>10s} "
-            f"{'ms/event s':>10s} {'ratio':>7s} {'PSD P (Gy)':>10s} {'PSD s (Gy)':>10s}  notes")
+            f"{'ms/event s':>10s} {'ratio':>7s} {'r+c ratio':>9s} {'PSD P (Gy)':>10s} "
+            f"{'PSD s (Gy)':>10s}  notes")
     print("\n" + head + "\n" + "-" * len(head))
     for r in rows:
         notes = []
@@ -341,12 +453,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['pyskindose_cells']:>6}/{r['skindose_cells'] or 0:<6} "
               f"{_fmt(r['pyskindose_ms_per_event'], '10.2f')} "
               f"{_fmt(r['skindose_ms_per_event'], '10.2f')} {_fmt(r['ratio'], '7.1f')} "
+              f"{_fmt(r['ratio_read_calc'], '9.1f')} "
               f"{_fmt(r['pyskindose_psd_gy'], '10.4g')} {_fmt(r['skindose_psd_gy'], '10.4g')}  "
               + "; ".join(notes))
     print(f"\nPySkinDose settings: {PYSKINDOSE_SETTINGS_NOTE}.\nskindose settings: "
           f"{SKINDOSE_SETTINGS_NOTE}.")
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"pyskindose_settings": PYSKINDOSE_SETTINGS_NOTE,
+    print(f"uptime: {_uptime()}")
+    meta = {"pyskindose_settings": PYSKINDOSE_SETTINGS_NOTE, "uptime_after": _uptime(),
             "skindose_settings": SKINDOSE_SETTINGS_NOTE,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "rows": rows}
     (args.out / "compare_pyskindose.json").write_text(json.dumps(meta, indent=1))

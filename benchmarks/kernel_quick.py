@@ -132,7 +132,8 @@ def main() -> None:
     if args.brute:
         brute = prepare(tri, leaf_size=n)  # one leaf: every ray tests every triangle
         sub = {k: a[: args.brute] for k, a in ev.items()}
-        t = timed(lambda: accumulate_dose(cen, nrm, tri, **sub, **SLAB, accel=brute), 1)
+        t = timed(lambda: accumulate_dose(cen, nrm, tri, **sub, **SLAB, accel=brute,
+                                          occlusion_structure="bvh"), 1)
         print(
             f"brute force (no BVH), occlusion=True, {args.brute} events: {t * 1e3:.0f} ms  "
             f"{n * args.brute / t / 1e6:.3f} M cell-events/s"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import platform
@@ -75,6 +76,8 @@ FULL = {
     "kernel_cells": (10_000, 50_000, 200_000),  # 10k: cylinder (the adult has >= 33k)
     "kernel_events": 200,
     "kernel_repeat": 3,
+    "threads_case": (100_000, 10_000, 3),  # cells, events, repeat
+    "coverage": True,
     "compute_events": (100, 1_000, 10_000),
     "target_events": (1_000, 10_000),
     "scaling_events": (100, 300, 1_000, 3_000, 10_000),
@@ -87,6 +90,8 @@ QUICK = {
     "kernel_cells": (2_000,),
     "kernel_events": 10,
     "kernel_repeat": 1,
+    "threads_case": None,
+    "coverage": False,
     "compute_events": (10,),
     "target_events": (),
     "scaling_events": (5, 10),
@@ -180,12 +185,9 @@ def kernel_beams(bounds: np.ndarray, rng: np.random.Generator, n: int) -> dict[s
     }  # fmt: skip
 
 
-def kernel_case(target_cells: int, n_events: int, repeat: int, area: float | None = None) -> list:
-    """Throughput of :func:`skindose.kernel.accumulate_dose`, occlusion on and off.
-
-    The adult phantom when it can have about ``target_cells`` cells, else the cylinder.
-    """
-    from skindose import kernel, phantoms
+def _kernel_scene(target_cells: int, n_events: int, area: float | None = None):
+    """Phantom (adult, else cylinder below the adult's minimum), beams and slab."""
+    from skindose import phantoms
 
     kind = "adult"
     if area is None:
@@ -194,10 +196,6 @@ def kernel_case(target_cells: int, n_events: int, repeat: int, area: float | Non
             kind = "cylinder"
             area = area_for_cells(target_cells, kind)
     ph = getattr(phantoms, kind)(cell_area_cm2=area)
-    tri = np.ascontiguousarray(ph.triangles)
-    cen = np.ascontiguousarray(ph.centroids)
-    nrm = np.ascontiguousarray(ph.normals)
-    n = len(tri)
     ev = kernel_beams(np.asarray(ph.mesh.bounds), np.random.default_rng(0), n_events)
     lo, hi = np.asarray(ph.mesh.bounds)
     slab = {
@@ -206,8 +204,24 @@ def kernel_case(target_cells: int, n_events: int, repeat: int, area: float | Non
         "slab_half": np.array([250.0, 1500.0, 40.0]),
         "max_path_factor": 1.0 / np.cos(np.deg2rad(70.0)),
     }
+    return kind, area, ph, ev, slab
+
+
+def kernel_case(target_cells: int, n_events: int, repeat: int, area: float | None = None) -> list:
+    """Throughput of :func:`skindose.kernel.accumulate_dose`: occlusion off, grid, BVH.
+
+    Side by side in one process, interleaved, best of ``repeat`` (wall time) and the CPU time
+    of the same call (``time.process_time``; less sensitive to other jobs on a shared machine,
+    one thread only). ``same_as_bvh``: the grid's dose map is bit-identical to the BVH's (the
+    same lit-cell decisions on this scene).
+    """
+    from skindose import kernel
+
+    kind, area, ph, ev, slab = _kernel_scene(target_cells, n_events, area)
+    cen, nrm, tri = ph.centroids, ph.normals, ph.triangles
+    n = ph.n_cells
     t0 = time.perf_counter()
-    accel = kernel.prepare(tri)
+    accel = ph.accel
     t_prepare = time.perf_counter() - t0
     one = {k: a[:1] for k, a in ev.items()}
     t0 = time.perf_counter()
@@ -216,21 +230,147 @@ def kernel_case(target_cells: int, n_events: int, repeat: int, area: float | Non
     unit = {**ev, "kerma": np.ones(n_events), "slab_log_t0": np.zeros(n_events)}
     lit = kernel.accumulate_dose(cen, nrm, tri, **unit, **slab, inverse_square=False,
                                  occlusion=False, accel=accel).sum()
+    variants = {"off": {"occlusion": False}, "grid": {}, "bvh": {"occlusion_structure": "bvh"}}
+    for kw in variants.values():  # load (or compile) every variant
+        kernel.accumulate_dose(cen, nrm, tri, **one, **slab, accel=accel, parallel=False, **kw)
+    wall = {k: np.inf for k in variants}
+    cpu = {k: np.inf for k in variants}
+    maps = {}
+    l0 = load()
+    for _ in range(repeat):
+        for name, kw in variants.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            maps[name] = kernel.accumulate_dose(cen, nrm, tri, **ev, **slab, accel=accel,
+                                                parallel=False, **kw)
+            wall[name] = min(wall[name], time.perf_counter() - t0)
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    same = bool(np.array_equal(maps["grid"], maps["bvh"]))
     rows = []
-    for occl in (True, False):
-        l0 = load()
-        best = np.inf
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            kernel.accumulate_dose(cen, nrm, tri, **ev, **slab, occlusion=occl, accel=accel)
-            best = min(best, time.perf_counter() - t0)
+    for name in variants:
         rows.append({
             "phantom": kind, "cell_area_cm2": area, "cells": n, "events": n_events,
-            "occlusion": occl, "seconds": best,
-            "cell_events_per_s": n * n_events / best, "ms_per_event": best / n_events * 1e3,
+            "occlusion": name, "threads": 1, "seconds": wall[name], "cpu_seconds": cpu[name],
+            "cell_events_per_s": n * n_events / wall[name],
+            "ms_per_event": wall[name] / n_events * 1e3,
+            "cpu_ms_per_event": cpu[name] / n_events * 1e3,
+            "on_over_off_cpu": cpu[name] / cpu["off"], "same_as_bvh": same,
             "lit_pairs_per_event": float(lit) / n_events, "prepare_s": t_prepare,
             "first_call_s": t_first, "load": round(max(l0, load()), 2),
         })  # fmt: skip
+    return rows
+
+
+def threads_case(target_cells: int, n_events: int, repeat: int) -> dict:
+    """1 vs all Numba threads on one kernel workload (occlusion on), interleaved, best of.
+
+    The workload of a ``compute`` of ``n_events`` single-beam events: one call per chunk of
+    ``n_events / 64`` events (compute's PSD timeline), on the adult of ``target_cells``.
+    ``identical``: the two dose maps are bit-identical.
+    """
+    import numba
+
+    from skindose import kernel
+
+    kind, _area, ph, ev, slab = _kernel_scene(target_cells, n_events)
+    cen, nrm, tri, accel = ph.centroids, ph.normals, ph.triangles, ph.accel
+    bounds = np.unique(np.round(np.linspace(0, n_events, 65)).astype(int))
+    top = numba.config.NUMBA_NUM_THREADS
+    kernel.accumulate_dose(cen, nrm, tri, **{k: a[:2] for k, a in ev.items()}, **slab,
+                           accel=accel)
+
+    def run_once() -> tuple[float, np.ndarray]:
+        out = np.zeros(ph.n_cells)
+        t0 = time.perf_counter()
+        for lo, hi in itertools.pairwise(bounds):
+            kernel.accumulate_dose(cen, nrm, tri, **{k: a[lo:hi] for k, a in ev.items()},
+                                   **slab, accel=accel, out=out)
+        return time.perf_counter() - t0, out
+
+    best = {1: np.inf, top: np.inf}
+    maps = {}
+    l0 = load()
+    try:
+        for _ in range(repeat):
+            for th in (1, top):
+                numba.set_num_threads(th)
+                dt, maps[th] = run_once()
+                best[th] = min(best[th], dt)
+    finally:
+        numba.set_num_threads(top)
+    return {
+        "phantom": kind, "cells": ph.n_cells, "events": n_events, "chunks": len(bounds) - 1,
+        "threads": top, "seconds_1": best[1], f"seconds_{top}": best[top],
+        "speedup": best[1] / best[top], "identical": bool(np.array_equal(maps[1], maps[top])),
+        "load": round(max(l0, load()), 2),
+    }  # fmt: skip
+
+
+def _in_pyramid(p: np.ndarray, u, v, w, t: float) -> np.ndarray:
+    """Points p (relative to the focal spot) inside the square pyramid of half-tangent t."""
+    dw, du, dv = p @ w, p @ u, p @ v
+    return (dw > 0) & (np.abs(du) <= t * dw) & (np.abs(dv) <= t * dw)
+
+
+def coverage_table(fields=(20.0, 50.0, 100.0, 200.0, 300.0), areas=(4.0, 1.0, 0.25)) -> list:
+    """Σ dose × area / (K × field area at the RP) on the plane, and the fluence invariant.
+
+    One AP beam (corrections off, inverse square on), SID 1000 mm, source 600 mm from the
+    skin, srp 700 mm. Three rules side by side: the kernel (exact clipping), the centroid rule
+    of the previous kernel (a cell gets its centroid dose when its centroid is in the field),
+    and a fixed 16-point sub-cell sampling pattern (fraction of 16 barycentric points inside
+    the field) evaluated in NumPy. At normal incidence on the plane the ratio should be within
+    1 % of 1 (the integral of 1/cos θ over the field), the invariant exactly 1.
+    """
+    from skindose import kernel, phantoms
+
+    sid, ssd, srp = 1000.0, 600.0, 700.0
+    # 16 barycentric points: centres of the 16 sub-triangles of a 4 x 4 subdivision
+    bary = []
+    for i in range(4):
+        for j in range(4 - i):
+            bary.append(((i + 1 / 3) / 4, (j + 1 / 3) / 4))
+            if i + j < 3:
+                bary.append(((i + 2 / 3) / 4, (j + 2 / 3) / 4))
+    bary = np.array(bary)
+    rows = []
+    for area in areas:
+        ph = phantoms.plane(cell_area_cm2=area)
+        tri = ph.triangles
+        for field in fields:
+            for angle in (0.0, 30.0, 60.0):
+                a = np.radians(angle)
+                w = np.array([0.0, np.cos(a), np.sin(a)])
+                u = np.array([1.0, 0.0, 0.0])
+                v = np.cross(w, u)
+                s = np.array([0.0, -10.0, -600.0]) - ssd * w
+                t = field / 2.0 / sid
+                b = {"source": s[None], "u": u[None], "v": v[None], "w": w[None],
+                     "tan_u": np.array([t]), "tan_v": np.array([t]), "kerma": np.ones(1),
+                     "srp_mm": np.array([srp]), "slab_log_t0": np.zeros(1)}
+                dose = kernel.accumulate_dose(
+                    ph.centroids, ph.normals, tri, **b, slab_center=np.zeros(3),
+                    slab_axes=np.eye(3), slab_half=np.ones(3), max_path_factor=3.0,
+                    accel=ph.accel)
+                d = ph.centroids - s
+                dist2 = np.sum(d * d, 1)
+                facing = np.einsum("ij,ij->i", ph.normals, -d) > 0
+                full = np.where(facing, srp**2 / dist2, 0.0)
+
+                centroid = full * _in_pyramid(d, u, v, w, t)
+                pts = (tri[:, 0][:, None] + bary[:, 0][None, :, None] * (tri[:, 1] - tri[:, 0])
+                       [:, None] + bary[:, 1][None, :, None] * (tri[:, 2] - tri[:, 0])[:, None])
+                sampled = full * _in_pyramid((pts - s).reshape(-1, 3), u, v, w, t).reshape(
+                    len(tri), -1).mean(1)
+                cos_phi = np.einsum("ij,ij->i", ph.normals, -d) / np.sqrt(dist2)
+                omega = 4.0 * np.arcsin(t * t / (1.0 + t * t))
+                f_rp = (2 * t * srp) ** 2
+                row = {"cell_area_cm2": area, "cells": ph.n_cells, "field_mm": field,
+                       "angle_deg": angle}
+                for name, m in (("kernel", dose), ("centroid", centroid), ("sampled16", sampled)):
+                    row[f"{name}_kap_ratio"] = float(np.sum(m * ph.areas_mm2)) / f_rp
+                    row[f"{name}_invariant"] = float(
+                        np.sum(m * ph.areas_mm2 * cos_phi)) / (srp**2 * omega)
+                rows.append(row)
     return rows
 
 
@@ -436,6 +576,15 @@ def main(argv: list[str] | None = None) -> dict:
             res["kernel"] += kernel_case(cells, cfg["kernel_events"], cfg["kernel_repeat"],
                                          area=QUICK_AREA if args.quick else None)
         write_csv(out / "kernel.csv", res["kernel"])
+        if cfg["threads_case"]:
+            cells, n_ev, rep = cfg["threads_case"]
+            say(f"kernel threads: ~{cells} cells × {n_ev} events, 1 vs all threads")
+            res["kernel_threads"] = [threads_case(cells, n_ev, rep)]
+            write_csv(out / "kernel_threads.csv", res["kernel_threads"])
+        if cfg["coverage"]:
+            say("kernel coverage: plane, fields 20–300 mm, cells 4 / 1 / 0.25 cm²")
+            res["kernel_coverage"] = coverage_table()
+            write_csv(out / "kernel_coverage.csv", res["kernel_coverage"])
     if "compute" in want:
         res["compute"] = []
         for n in cfg["compute_events"]:

@@ -43,7 +43,8 @@ import trimesh
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DATA = REPO / "src" / "skindose" / "phantoms" / "data"
-SPECS = ("adult.toml", "cylinder.toml", "plane.toml")
+SPECS = ("adult.toml", "adult_variants.toml", "cylinder.toml", "plane.toml")
+VARIANT_MESHES = ("arms_up", "female", "female_arms_up")
 sys.path.insert(0, str(REPO / "src"))
 
 from skindose.phantoms._mesh import (  # noqa: E402
@@ -52,7 +53,7 @@ from skindose.phantoms._mesh import (  # noqa: E402
     ring_stack,
     triangle_aspect,
 )
-from skindose.phantoms._spec import _layout  # noqa: E402
+from skindose.phantoms._spec import _layout, _variant  # noqa: E402
 
 
 def _n_points(perimeter: float, spacing: float, minimum: int = 32) -> int:
@@ -176,14 +177,34 @@ def _capsule(c_top, r_top: float, c_bottom, r_bottom: float, size):
     return ring_stack(rings)
 
 
-def build_parts(spec: dict) -> dict[str, trimesh.Trimesh]:
+def _ellipsoid(centre, semi, size):
+    """Closed ellipsoid (semi-axes x, y, z) as staggered rings along z, a pole at each end."""
+    ax, ay, az = (float(s) for s in semi)
+    cx, cy, cz = (float(c) for c in centre)
+    phi = np.linspace(-math.pi / 2, math.pi / 2, 4001)
+    big = max(ax, ay)
+    mer = np.concatenate(
+        [[0.0], np.cumsum(np.hypot(np.diff(big * np.cos(phi)), np.diff(az * np.sin(phi))))]
+    )
+    h = float(size(min(az * az / big, min(ax, ay) ** 2 / big, az)))
+    n = max(8, math.ceil(mer[-1] / (h * math.sqrt(3) / 2)))
+    phis = np.interp(np.linspace(0.0, mer[-1], n + 1), mer, phi)
+    k = np.cos(phis)
+    k[0] = k[-1] = 0.0
+    z = cz + az * np.sin(phis)
+    rings = _ellipse_rings([(cx, cy)] * len(z), [(ax * kk, ay * kk) for kk in k], z, size)
+    return ring_stack(rings)
+
+
+def build_parts(spec: dict, lay: dict | None = None) -> dict[str, trimesh.Trimesh]:
     """The convex parts of the reference adult, each a closed mesh in the patient frame (mm).
 
     Every part is tessellated near-isotropically (near-equilateral or near-square cells) with
     a cell size that follows the curvature (``_size``), so that the union has no slivers away
-    from the seams where the parts meet.
+    from the seams where the parts meet. ``lay``: a variant layout
+    (``skindose.phantoms._spec.variant_layout``: arms raised, breasts); default the adult's.
     """
-    lay = _layout(spec)
+    lay = _layout(spec) if lay is None else lay
     gen = spec["generation"]
     size = _size(gen)
     lmax = float(gen["max_spacing_mm"])
@@ -263,6 +284,10 @@ def build_parts(spec: dict) -> dict[str, trimesh.Trimesh]:
         mirror = np.array([sign, 1.0, 1.0])
         for name, (v, f) in (("arm", (arm_v, arm_f)), ("shoulder", (sh_v, sh_f))):
             parts[f"{side}_{name}"] = _solid(v * mirror, f if sign > 0 else f[:, ::-1])
+    if "breasts" in lay:
+        br = lay["breasts"]
+        for side, centre in zip(("left", "right"), br["centres"], strict=True):
+            parts[f"{side}_breast"] = _solid(*_ellipsoid(centre, br["semi_axes"], size))
     return parts
 
 
@@ -435,9 +460,9 @@ def clean_seams(v, f, tol: float, bad: float = 2.0, max_turn_deg: float = 25.0, 
     return v[used], remap[f_out]
 
 
-def build_reference(spec: dict) -> tuple[trimesh.Trimesh, dict]:
+def build_reference(spec: dict, lay: dict | None = None) -> tuple[trimesh.Trimesh, dict]:
     """Union of the parts: one closed surface, plus a record of what was built."""
-    parts = build_parts(spec)
+    parts = build_parts(spec, lay)
     gen = spec["generation"]
     body = trimesh.boolean.union(list(parts.values()), engine="manifold")
     body = trimesh.Trimesh(vertices=body.vertices, faces=body.faces, process=True)
@@ -480,35 +505,26 @@ def spec_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="verify only, write nothing")
-    args = parser.parse_args(argv)
-    stale = [
-        s
-        for s in SPECS
-        if not (DATA / s).is_file() or (DATA / s).read_bytes() != (HERE / s).read_bytes()
-    ]
-    npz_path = DATA / "adult_reference.npz"
-    digest = spec_digest(HERE / "adult.toml")
-    if npz_path.is_file():
-        with np.load(npz_path) as npz:
-            if json.loads(str(npz["meta"])).get("spec_sha256") != digest:
-                stale.append(npz_path.name)
-    else:
-        stale.append(npz_path.name)
-    if args.check:
-        print("stale: " + ", ".join(stale) if stale else "all phantom data current")
-        return 1 if stale else 0
+def variant_digest() -> str:
+    """SHA-256 of adult.toml and adult_variants.toml together (a variant mesh's input)."""
+    h = hashlib.sha256()
+    for name in ("adult.toml", "adult_variants.toml"):
+        h.update((HERE / name).read_bytes())
+    return h.hexdigest()
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    for s in SPECS:
-        shutil.copyfile(HERE / s, DATA / s)
-    spec = tomllib.loads((HERE / "adult.toml").read_text(encoding="utf-8"))
-    body, checks = build_reference(spec)
+
+def _stale_npz(path: Path, digest: str) -> bool:
+    if not path.is_file():
+        return True
+    with np.load(path) as npz:
+        return json.loads(str(npz["meta"])).get("spec_sha256") != digest
+
+
+def _write(path: Path, body: trimesh.Trimesh, checks: dict, spec: dict, digest: str,
+           spec_files: str, extra: dict | None = None) -> None:
     meta = {
-        "file": "adult_reference.npz",
-        "spec": "phantoms/adult.toml",
+        "file": path.name,
+        "spec": spec_files,
         "spec_sha256": digest,
         "generated_by": "phantoms/generate.py",
         "tools": {
@@ -519,15 +535,54 @@ def main(argv: list[str] | None = None) -> int:
         "generation": spec["generation"],
         "checks": checks,
         "licence": "generated by skindose from published dimensions; MIT like the package",
-    }
+    } | (extra or {})
     np.savez_compressed(
-        npz_path,
+        path,
         vertices=np.ascontiguousarray(body.vertices, dtype=np.float32),
         faces=np.ascontiguousarray(body.faces, dtype=np.int32),
         meta=np.array(json.dumps(meta, sort_keys=True)),
     )
     print(json.dumps(meta, indent=2))
-    print(f"wrote {npz_path} ({npz_path.stat().st_size / 1e6:.2f} MB)")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="verify only, write nothing")
+    parser.add_argument("--only-variants", action="store_true",
+                        help="rebuild only the variant meshes (arms up, female)")
+    args = parser.parse_args(argv)
+    stale = [
+        s
+        for s in SPECS
+        if not (DATA / s).is_file() or (DATA / s).read_bytes() != (HERE / s).read_bytes()
+    ]
+    npz_path = DATA / "adult_reference.npz"
+    digest = spec_digest(HERE / "adult.toml")
+    if _stale_npz(npz_path, digest):
+        stale.append(npz_path.name)
+    vdigest = variant_digest()
+    for var in VARIANT_MESHES:
+        p = DATA / f"adult_{var}_reference.npz"
+        if _stale_npz(p, vdigest):
+            stale.append(p.name)
+    if args.check:
+        print("stale: " + ", ".join(stale) if stale else "all phantom data current")
+        return 1 if stale else 0
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    for s in SPECS:
+        shutil.copyfile(HERE / s, DATA / s)
+    spec = tomllib.loads((HERE / "adult.toml").read_text(encoding="utf-8"))
+    if not args.only_variants:
+        body, checks = build_reference(spec)
+        _write(npz_path, body, checks, spec, digest, "phantoms/adult.toml")
+    variants = tomllib.loads((HERE / "adult_variants.toml").read_text(encoding="utf-8"))
+    for var in VARIANT_MESHES:
+        lay = _variant(spec, variants, var)
+        body, checks = build_reference(spec, lay)
+        _write(DATA / f"adult_{var}_reference.npz", body, checks, spec, vdigest,
+               "phantoms/adult.toml + phantoms/adult_variants.toml", {"variant": var})
     return 0
 
 

@@ -13,7 +13,6 @@ from skindose.dosemap import EventResult, SkinDoseMap
 from skindose.rdsr.synthetic import example_procedure
 
 matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
 
 from skindose import plotting  # noqa: E402
 
@@ -87,7 +86,8 @@ def figures(result, tmp_path_factory) -> dict[str, Path]:
 
 
 def test_save_figures_writes_every_figure(figures):
-    assert set(figures) == {"dose_views", "unrolled", "psd_timeline", "beam_geometry"}
+    assert set(figures) == {"dose_views", "skin_map", "unrolled", "psd_timeline",
+                            "beam_geometry"}
     for path in figures.values():
         assert_nontrivial_png(path)
 
@@ -262,6 +262,95 @@ def test_angles_of_direction_invert_the_patient_angles(a, b):
 def test_format_gy():
     assert plotting.format_gy(4.2345) == "4.23 Gy"
     assert plotting.format_gy(12.345) == "12.3 Gy"
-    assert plotting.format_gy(0.05234) == "0.0523 Gy (52.3 mGy)"
+    assert plotting.format_gy(0.05234) == "52.3 mGy"
     assert plotting.format_angles(-30.2, 24.6) == "RAO 30° / CRA 25°"
     assert plotting.format_angles(0.3, -0.2) == "0° / 0°"
+
+
+def test_no_pyplot_and_no_backend_switch(result, tmp_path):
+    backend = matplotlib.get_backend()
+    fig = plotting.plot_dose_views(result)
+    assert type(fig.canvas).__name__ == "FigureCanvasAgg"
+    plotting.save_figures(result, tmp_path)
+    assert matplotlib.get_backend() == backend
+    import ast
+
+    tree = ast.parse(Path(plotting.__file__).read_text(encoding="utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any("pyplot" in m or "kernel" in m for m in imported), imported
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "use"]
+    assert not calls  # no matplotlib.use(...)
+
+
+@pytest.mark.parametrize(("peak", "fitted"), [(4.2, False), (1.5, False), (0.0146, True)])
+def test_clinical_colour_scale_is_fixed_above_the_low_dose_limit(peak, fitted):
+    r = make_result(peak_gy=peak)
+    s = plotting.dose_scale(r)
+    assert s.fitted is fitted
+    assert s.vmax == pytest.approx(r.psd_gy if fitted else 5.0, rel=1e-9)
+    assert ("LOW DOSE: scale fitted" in s.label) is fitted
+    # the same dose has the same colour in a 4.2 Gy and a 1.5 Gy report
+    a, b = make_result(peak_gy=4.2), make_result(peak_gy=1.5)
+    na, ca = plotting.dose_scale(a).norm_cmap()
+    nb, cb = plotting.dose_scale(b).norm_cmap()
+    assert np.allclose(ca(na(1.2)), cb(nb(1.2)))
+    assert np.allclose(ca(na(7.0)), matplotlib.colors.to_rgba(plotting.OVER_COLOR))
+
+
+def test_contours_enclose_exactly_the_cells_above_the_level(result):
+    edges = plotting.contour_edges(result, levels=(2.0, 3.0, 99.0))
+    assert 99.0 not in edges
+    d = result.dose_gy
+    faces = np.asarray(result.phantom.mesh.faces)
+    for lv, (seg, cells) in edges.items():
+        assert (d[cells] >= lv).all()
+        # every edge is shared by a cell >= lv and one < lv (independent check on vertices)
+        for (p, q), c in zip(seg[:50], cells[:50], strict=False):
+            vi = [int(np.argmin(np.abs(result.phantom.mesh.vertices - x).sum(axis=1)))
+                  for x in (p, q)]
+            sharing = np.flatnonzero(np.isin(faces, vi).sum(axis=1) == 2)
+            assert len(sharing) == 2 and c in sharing
+            other = sharing[sharing != c][0]
+            assert d[other] < lv
+
+
+def test_psd_is_labelled_once_in_the_views(result):
+    fig = plotting.plot_dose_views(result)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts if t.get_text().startswith("PSD")]
+    assert len(texts) == 1
+
+
+def test_views_do_not_overlap_and_have_no_gap(result):
+    fig = plotting.plot_dose_views(result)
+    boxes = [ax.get_position() for ax in fig.axes[:4]]
+    for i in range(len(boxes) - 1):
+        a, b = boxes[i], boxes[i + 1]
+        assert a.x1 <= b.x0 + 1e-9  # side by side, titles cannot overlap
+        assert b.x0 - a.x1 < 0.02  # no gap
+    titles = [ax.get_title() for ax in fig.axes[:4]]
+    assert titles == ["Front", "Back", "Left side", "Right side"]
+
+
+def test_skin_map_on_the_adult(tmp_path):
+    adult = phantoms.adult(cell_area_cm2=16.0)
+    back = (adult.normals[:, 1] > 0.5) & (adult.centroids[:, 2] > -600)
+    r = SkinDoseMap(phantom=adult, dose_gy=np.where(back, 3.5, 0.0), events=(),
+                    psd_timeline_gy=[3.5], psd_timeline_event=[1])
+    fig = plotting.plot_skin_map(r)
+    front, rear = fig.axes[:2]
+    assert "Front" in front.get_title() and "Back" in rear.get_title()
+    labels = {t.get_text() for ax in (front, rear) for t in ax.texts}
+    assert {"chest", "abdomen", "pelvis"} <= labels
+    fig.savefig(tmp_path / "m.png", dpi=60)
+    assert_nontrivial_png(tmp_path / "m.png", min_colors=10)
+
+
+def test_timeline_of_a_reference_point_estimate_says_so():
+    r = make_result(reference_point=True)
+    fig = plotting.plot_psd_timeline(r)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert not any(t.startswith("PSD") for t in texts)
+    assert any(t.startswith("RP estimate") for t in texts)
+    assert "Peak skin dose" not in ax.get_title()

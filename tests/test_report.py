@@ -28,11 +28,11 @@ def saved(result, tmp_path_factory) -> dict[str, Path]:
 
 
 def test_save_writes_everything(saved):
-    assert set(saved) >= {"summary", "ply", "npz", "report", "dose_views", "unrolled",
-                          "psd_timeline", "beam_geometry"}
+    assert set(saved) >= {"summary", "ply", "npz", "report", "dose_views", "skin_map",
+                          "unrolled", "psd_timeline", "beam_geometry"}
     for name, path in saved.items():
         assert path.is_file() and path.stat().st_size > 0, name
-    for name in ("dose_views", "unrolled", "psd_timeline", "beam_geometry"):
+    for name in ("dose_views", "skin_map", "unrolled", "psd_timeline", "beam_geometry"):
         assert_nontrivial_png(saved[name])
 
 
@@ -114,10 +114,13 @@ def test_npz_contents(saved, result):
 def test_html_is_self_contained_and_escaped(saved, result):
     text = saved["report"].read_text(encoding="utf-8")
     assert format_gy(result.psd_gy) in text
-    assert "<script" not in text.lower()
+    # the only scripts: the 3-D view's data and its inlined bundle; the RDSR text is escaped
+    assert text.lower().count("<script") == 2
+    assert "<script type='application/json' id='sd3d-data'>" in text
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Co" in text
     assert "src='data:image/png;base64," in text
-    for external in ("http://", "https://", "<link", "@import", "src='file:"):
+    for external in ("src='http", "src=\"http", "href=", "<link", "@import", "src='file:",
+                     "url(http"):
         assert external not in text
     assert "upper back, 4 cm left of midline" in text  # entrance labels in the event table
     assert "central ray missed the phantom" in text  # skipped reason
@@ -191,7 +194,7 @@ def test_totals_without_reference_totals_use_the_events():
 
 def test_psd_box_shows_the_area_averaged_psd(saved, result):
     text = saved["report"].read_text(encoding="utf-8")
-    box = text[text.index("<div class='psd'>"):text.index("<h2>")]
+    box = text[text.index("<div class='psd'>"):text.index("id='areas'")]
     a1, a10 = result.psd_averaged_gy(1.0), result.psd_averaged_gy(10.0)
     assert a10 <= a1 <= result.psd_gy
     assert f"Averaged over 1 cm²: <strong>{format_gy(a1)}</strong>" in box
@@ -237,3 +240,150 @@ def test_every_summary_field_is_documented(result):
     assert set(result.summary()) <= set(props), set(result.summary()) - set(props)
     for key, sub in props.items():
         assert "type" in sub, key
+
+
+# --- issue 13: page one, notes, anonymisation, PDF ---------------------------------------------
+
+
+def _with_notes(r, *notes):
+    import dataclasses
+
+    if "notes" in {f.name for f in dataclasses.fields(r)}:
+        return dataclasses.replace(r, notes=tuple(notes))
+    # before the notes field lands on the map: a subclass carrying it
+    cls = dataclasses.make_dataclass("MapWithNotes", [("notes", tuple, dataclasses.field(
+        default=()))], bases=(type(r),), frozen=True, kw_only=True)
+    return cls(**{f.name: getattr(r, f.name) for f in dataclasses.fields(r)}, notes=notes)
+
+
+def _notes():
+    from skindose.notes import Note, NoteCode
+
+    return (Note(code=NoteCode.UNCALIBRATED, text="dose display not calibrated (±35 %)"),
+            Note(code=NoteCode.TABLE_ESTIMATED, text="table transmission 0.75 estimated"),
+            Note(code=NoteCode.KAP_CHECK, text="KAP check 1.4", event_index=2),
+            Note(code=NoteCode.KAP_CHECK, text="KAP check 1.5", event_index=5),
+            Note(code=NoteCode.FILE_TRUNCATED, text="file ended early"),
+            Note(code=NoteCode.METHOD, text="an info note not in the headline"))
+
+
+def test_summary_2_0_lists_the_notes_and_alerts():
+    r = _with_notes(make_result(peak_gy=4.2), *_notes())
+    d = r.summary()
+    assert d["schema_version"].startswith("2.")
+    report.validate_summary(d)
+    codes = [n["code"] for n in d["notes"]]
+    assert codes[0] == "file-truncated" and len(codes) == 6  # most severe first, all kept
+    assert d["alerts"][0]["quantity"] == "Peak skin dose" and d["alerts"][0]["level"] == 3.0
+    assert make_result(peak_gy=1.5).summary()["alerts"] == []
+
+
+def test_caveats_come_from_the_notes_one_line_per_code():
+    r = _with_notes(make_result(), *_notes())
+    cav = report.caveats(r)
+    assert cav[0][0] == "critical" and "file ended early" in cav[0][1]
+    texts = " ".join(c[1] for c in cav)
+    assert "calibrated" in texts and "0.75" in texts
+    assert [c[2] for c in cav if "KAP" in c[1]] == [2]
+    assert "info note" not in texts
+
+
+def test_page_one_alert_and_caveats(tmp_path):
+    hot = _with_notes(make_result(peak_gy=4.2), *_notes())
+    text = report.write_report(hot, tmp_path / "a", figures={}).read_text(encoding="utf-8")
+    page1 = text[text.index("<section id='page1'"):text.index("</section>")]
+    assert "id='alert'" in page1 and "Substantial radiation dose level" in page1
+    assert "follow-up" in page1 and "NCRP Report No. 168" in page1
+    assert page1.index("id='alert'") < page1.index("id='psd'") < page1.index("id='caveats'")
+    assert "dose display not calibrated" in page1 and "table transmission 0.75" in page1
+    calm = report.write_report(make_result(peak_gy=1.5), tmp_path / "b", figures={})
+    text = calm.read_text(encoding="utf-8")
+    assert "id='alert'" not in text and "id='no-alert'" in text
+    # the RP estimate of a mapped result is a cross-check, not on page one
+    page1 = text[text.index("<section id='page1'"):text.index("</section>")]
+    assert "Reference-point estimate" not in page1
+    assert "Cross-check of the reported K<sub>RP</sub>" in text
+
+
+def test_unmapped_events_show_a_dash(result):
+    rows = report._event_rows(result)
+    skipped = [r for r in rows.split("<tr") if "class='skip'" in r]
+    assert len(skipped) == 1
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", skipped[0])
+    assert cells[8] == "–"
+
+
+def test_report_and_dosemap_do_not_import_each_other():
+    import ast
+
+    import skindose
+
+    root = Path(skindose.__file__).parent
+
+    def imports(name):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        out = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        return out | {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+    assert "skindose.dosemap" not in imports("report")
+    assert "skindose.report" not in imports("summary") | imports("plotting")
+    assert "skindose.dosemap" not in imports("summary") | imports("plotting")
+    assert not any("kernel" in m for m in imports("plotting"))
+
+
+def test_anonymised_outputs_hold_no_identifier(tmp_path, rdsr_dir):
+    """Every byte of every output file, for a real Siemens RDSR given identifying values."""
+    import dataclasses
+
+    from skindose import compute, phantoms
+    from skindose.rdsr import read_rdsr
+    src = rdsr_dir / "pyskindose__siemens_axiom_example_procedure.dcm"
+    named = tmp_path / "DOE_JOHN_0042.dcm"
+    shutil.copy(src, named)
+    proc = read_rdsr(named)
+    proc = dataclasses.replace(
+        proc, patient=dataclasses.replace(proc.patient, patient_id="PAT-ZQX-9174"),
+        device=dataclasses.replace(proc.device, institution="St Zebedee Hospital",
+                                   station="ANGIO-ZQX-1"))
+    r = compute([proc], phantoms.cylinder(cell_area_cm2=9.0))
+    ids = report.identifiers(r)
+    for must in ("PAT-ZQX-9174", "St Zebedee Hospital", "ANGIO-ZQX-1", "DOE_JOHN_0042",
+                 proc.study.uid, proc.events[0].uid, proc.device.serial):
+        assert must in ids
+    paths = report.save(r, tmp_path / "out", anonymize=True)
+    assert {"summary", "ply", "npz", "report"} <= set(paths)
+    needles = [s.encode() for s in ids] + [b"2017-12-12", b"20171212"]
+    for f in (tmp_path / "out").iterdir():
+        blob = f.read_bytes()
+        if f.suffix == ".npz":  # compressed members: scan the unpacked bytes too
+            import zipfile
+
+            with zipfile.ZipFile(f) as z:
+                blob += b"".join(z.read(n) for n in z.namelist())
+        for needle in needles:
+            assert needle not in blob, (f.name, needle)
+    d = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert d["anonymized"] is True
+    assert "Anonymised" in paths["report"].read_text(encoding="utf-8")
+    # and the plain save still carries them (the scan can fail)
+    plain = report.save(r, tmp_path / "plain")
+    assert b"PAT-ZQX-9174" in plain["summary"].read_bytes()
+
+
+def test_pdf_without_chromium_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("SKINDOSE_CHROMIUM", raising=False)
+    (tmp_path / "report.html").write_text("<p>x</p>", encoding="utf-8")
+    with pytest.raises(report.PdfError, match="needs headless Chromium"):
+        report.write_pdf(tmp_path / "report.html")
+    assert report.pdf_for_cli(tmp_path, True) == 2
+    assert "apt-get install chromium" in capsys.readouterr().err
+
+
+def test_pdf_with_chromium(saved, tmp_path):
+    if report.find_chromium() is None:
+        pytest.skip("no headless Chromium on PATH")
+    html_copy = tmp_path / "report.html"
+    shutil.copy(saved["report"], html_copy)
+    pdf = report.write_pdf(html_copy)
+    assert pdf.read_bytes().startswith(b"%PDF")

@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="write summary.json, dose map (.ply, .npz), "
                    "figures and report.html into this folder")
     c.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    c.add_argument("--pdf", action="store_true", help="also print report.html to report.pdf "
+                   "with headless Chromium (needs --out)")
+    c.add_argument("--anonymize", action="store_true", help="remove patient identifiers, "
+                   "institution, UIDs, dates and file names from every output")
     add_compute_arguments(c)  # --dicom-out, --send (skindose.dicom_out)
 
     ph = sub.add_parser("phantoms", help="list the built-in phantoms or export one")
@@ -265,6 +269,9 @@ def _load_phantom(name: str, height_m, mass_kg, cell_area_cm2: float):
 
 def _run_compute(procs, phantom_name, height_m, mass_kg, settings, progress):
     from skindose import compute
+    from skindose._startup import announce_compilation
+
+    announce_compilation()  # one line on stderr (a terminal) when the kernel compiles
 
     height = height_m or next((p.patient.height_m for p in procs if p.patient.height_m), None)
     mass = mass_kg or next((p.patient.mass_kg for p in procs if p.patient.mass_kg), None)
@@ -317,8 +324,12 @@ def _compute(args) -> int:
     procs = [read_rdsr(f) for f in args.files]
     progress = (not args.json) and sys.stderr.isatty()
     result = _run_compute(procs, args.phantom, args.height_m, args.mass_kg, settings, progress)
+    from skindose.report import apply_anonymize, pdf_for_cli  # --anonymize, --pdf (report)
+
+    result = apply_anonymize(result, args.anonymize or None)
     if args.out:
         result.save(args.out)
+        pdf_for_cli(args.out, args.pdf)
     after_compute(args, result, procs)  # --dicom-out / --send: P-RDSR + image (dicom_out)
     if args.json:
         json.dump(result.summary(), sys.stdout, indent=2, allow_nan=False)

@@ -42,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from skindose.accumulate import check_same_patient, merge_procedures
 from skindose.dosemap import KAP_CHECK_RANGE, EventResult, SkinDoseMap
+from skindose.notes import Note, NoteCode, Severity
 from skindose.rdsr.model import Procedure, _jsonable
 
 __all__ = ["DEFAULT_RP_FIELD_SIDE_CM", "KAP_CHECK_RANGE", "MAX_TIMELINE_POINTS", "compute"]
@@ -57,6 +59,33 @@ _FACTOR_ARRAYS = ("kvp", "cu_mm", "al_mm", "hvl_mm_al", "bsf", "medium_factor", 
                   "calibration")
 
 ProgressCallback = Callable[[int, int], None]
+
+
+class _Notes:
+    """Collects the notes of one computation; ``append(text)`` uses the collector's code."""
+
+    def __init__(self, sink: list[Note], code: NoteCode, severity: Severity | None = None,
+                 procedure_index: int | None = None, stage: str = "compute"):
+        self.sink, self.code, self.severity = sink, code, severity
+        self.procedure_index, self.stage = procedure_index, stage
+
+    def append(self, text: str, code: NoteCode | None = None,
+               severity: Severity | None = None, event_index: int | None = None,
+               data: dict[str, Any] | None = None, stage: str | None = None) -> None:
+        self.sink.append(Note(code=code or self.code, text=text,
+                              severity=severity or self.severity, event_index=event_index,
+                              procedure_index=self.procedure_index, stage=stage or self.stage,
+                              data=data or {}))
+
+    def extend(self, texts: Sequence[str]) -> None:
+        for t in texts:
+            self.append(t)
+
+    def at(self, procedure_index: int | None, code: NoteCode | None = None,
+           severity: Severity | None = None, stage: str | None = None) -> _Notes:
+        """A collector for the same sink attributed to one procedure."""
+        return _Notes(self.sink, code or self.code, severity or self.severity,
+                      procedure_index, stage or self.stage)
 
 
 @dataclasses.dataclass(slots=True)
@@ -83,6 +112,8 @@ def compute(
     phantom: Any = None,
     settings: Any = None,
     progress: bool | ProgressCallback = False,
+    *,
+    same_patient: bool = False,
 ) -> SkinDoseMap:
     """Skin dose map of one or several procedures of the same patient.
 
@@ -100,6 +131,10 @@ def compute(
     progress
         True prints a one-line progress indicator to stderr; a callable is called as
         ``progress(events_done, events_total)`` after each chunk of events.
+    same_patient
+        Add procedures whose patient identities differ (the caller vouches that they are one
+        patient). Without it, different patients raise
+        :class:`~skindose.errors.PatientMismatchError`.
 
     Returns
     -------
@@ -112,6 +147,15 @@ def compute(
     ------
     ValueError
         When no procedure is given.
+    PatientMismatchError
+        When the procedures belong to different patients and ``same_patient`` is False.
+
+    Notes
+    -----
+    Accumulation rules (:mod:`skindose.accumulate`): the same RDSR (SOP Instance UID) given
+    twice is counted once, an Irradiation Event UID seen in an earlier input is dropped from
+    the later one, and a partial report whose events are all in a larger report of the same
+    study is superseded; each with a note.
     """
     from skindose import __version__, kernel
     from skindose.settings import Settings
@@ -121,24 +165,23 @@ def compute(
         msg = "compute needs at least one procedure"
         raise ValueError(msg)
     s = settings if settings is not None else Settings()
-    prov: list[str] = []
-    warns: list[str] = []
+    all_notes: list[Note] = []
+    prov = _Notes(all_notes, NoteCode.METHOD, Severity.INFO)
+    warns = _Notes(all_notes, NoteCode.OTHER, Severity.WARNING)
 
+    all_notes.extend(check_same_patient(procs, same_patient=same_patient))
+    procs, merge_notes = merge_procedures(procs)
+    all_notes.extend(merge_notes)
     if len(procs) > 1:
-        ids = {p.patient.patient_id for p in procs if p.patient.patient_id}
-        if len(ids) > 1:
-            warns.append(
-                f"the {len(procs)} procedures have different patient IDs "
-                f"({', '.join(sorted(ids))}); their doses were added all the same"
-            )
-        prov.append(f"{len(procs)} procedures accumulated on one phantom, in the given order")
+        prov.append(f"{len(procs)} procedures accumulated on one phantom, in the given order",
+                    code=NoteCode.PROCEDURES_ACCUMULATED)
 
     if phantom is None:
         phantom = _default_phantom(procs, s, prov, warns)
     else:
         prov.append(f"phantom given by the caller: {phantom!r}")
 
-    accel = kernel.prepare(phantom.triangles)
+    accel = phantom.accel  # built once per phantom (skindose.phantoms.Phantom.accel)
     tri = phantom.triangles
 
     prepared: list[_Prepared] = []
@@ -177,14 +220,12 @@ def compute(
             if single.size:
                 emax = np.zeros(single.size)
                 _run_kernel(kernel, phantom, tri, bs, single, prep, s, mpf, dose, emax, accel)
-                emax += _small_fields(kernel, phantom, bs, single, emax, prep, s, mpf, dose)
                 np.maximum.at(ev_max, prep.beam_global_event[single], emax)
             for g in sorted(multi):
                 sub = sel[gev == g]
                 scratch = np.zeros(phantom.n_cells)
                 emax = np.zeros(sub.size)
                 _run_kernel(kernel, phantom, tri, bs, sub, prep, s, mpf, scratch, emax, accel)
-                _small_fields(kernel, phantom, bs, sub, emax, prep, s, mpf, scratch)
                 ev_max[g] = float(scratch.max())
                 dose += scratch
         if any_beams:
@@ -223,8 +264,14 @@ def compute(
     if is_rp:
         warns.append(
             "no event could be placed on the phantom: the result is the conservative "
-            f"reference-point estimate ({rp_total:.4g} Gy), not a skin dose map"
+            f"reference-point estimate ({rp_total:.4g} Gy), not a skin dose map",
+            code=NoteCode.REFERENCE_POINT_ESTIMATE,
         )
+    elif any(e.skipped is None and (e.kerma_rp_gy or 0) > 0 for e in events) and not (
+            float(dose.max()) > 0):
+        warns.append("events were placed but no beam reached the skin of the phantom: the map "
+                     "is empty; the geometry (table position, placement) is probably wrong",
+                     code=NoteCode.BEAM_MISSES_PHANTOM, severity=Severity.CRITICAL)
     totals = _reference_totals(procs, float(dose.max()) if any_beams else None, rp_total)
     return SkinDoseMap(
         phantom=phantom,
@@ -235,8 +282,11 @@ def compute(
         procedures=tuple(_procedure_summary(p) for p in procs),
         reference_totals=totals,
         settings=s.to_dict(),
-        provenance=tuple(dict.fromkeys(prov)),
-        warnings=tuple(dict.fromkeys(warns)),
+        notes=tuple(_dedupe_notes(all_notes)),
+        provenance=tuple(dict.fromkeys(str(n) for n in all_notes
+                                       if n.severity is Severity.INFO)),
+        warnings=tuple(dict.fromkeys(str(n) for n in all_notes
+                                     if n.severity is not Severity.INFO)),
         is_reference_point_estimate=is_rp,
         reference_point_estimate_gy=rp_total,
         version=__version__,
@@ -249,7 +299,18 @@ def compute(
 # helpers
 
 
-def _default_phantom(procs: list[Procedure], s: Any, prov: list[str], warns: list[str]) -> Any:
+def _dedupe_notes(notes: list[Note]) -> list[Note]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for n in notes:
+        key = (n.code, n.text, n.event_index, n.procedure_index)
+        if key not in seen:
+            seen.add(key)
+            out.append(n)
+    return out
+
+
+def _default_phantom(procs: list[Procedure], s: Any, prov: _Notes, warns: _Notes) -> Any:
     from skindose import phantoms
     from skindose.errors import GeometryError
 
@@ -261,7 +322,8 @@ def _default_phantom(procs: list[Procedure], s: Any, prov: list[str], warns: lis
     try:
         ph = phantoms.adult(height_m=h, mass_kg=m, cell_area_cm2=s.cell_area_cm2)
     except GeometryError as exc:
-        warns.append(f"patient size not usable for the phantom ({exc}): reference adult used")
+        warns.append(f"patient size not usable for the phantom ({exc}): reference adult used",
+                     code=NoteCode.PATIENT_SIZE_DEFAULTED)
         ph = phantoms.adult(cell_area_cm2=s.cell_area_cm2)
     size = []
     if h is None:
@@ -271,9 +333,44 @@ def _default_phantom(procs: list[Procedure], s: Any, prov: list[str], warns: lis
     prov.append(
         f"default phantom: stylized adult scaled to {ph.height_m:g} m, {ph.mass_kg:g} kg"
         + (f" ({'; '.join(size)})" if size else " (from the RDSR)")
-        + f", cells of at most {s.cell_area_cm2:g} cm² ({ph.n_cells} cells)"
+        + f", cells of at most {s.cell_area_cm2:g} cm² ({ph.n_cells} cells)",
+        code=NoteCode.PHANTOM,
     )
+    if size:
+        warns.append(f"patient size not in the RDSR: {'; '.join(size)} "
+                     f"({ph.height_m:g} m, {ph.mass_kg:g} kg)",
+                     code=NoteCode.PATIENT_SIZE_DEFAULTED)
     return ph
+
+
+def _profile_notes(profile: Any, why: str, factors: Any, s: Any, prov: _Notes,
+                   warns: _Notes) -> None:
+    """The caveats every result carries: vendor validation, calibration, table transmission."""
+    prov.append(f"vendor profile {profile.name} ({why})", code=NoteCode.VENDOR_PROFILE,
+                stage="geometry")
+    if profile.name == "generic":
+        warns.append("no vendor profile matches this device: the generic DICOM profile is used",
+                     code=NoteCode.GENERIC_PROFILE, stage="geometry")
+    elif not profile.validated:
+        warns.append(f"the {profile.family} profile is not validated against measurements on "
+                     "the system: table conventions come from the DICOM definitions and public "
+                     "files, placement centres the beams on the target region",
+                     code=NoteCode.VENDOR_NOT_VALIDATED, stage="geometry")
+    if s.calibration_factor == 1.0 and not s.calibration_by_kvp:
+        warns.append("dose display not calibrated (C_cal = 1): the displayed K_RP and KAP may "
+                     "be off by up to ±35 % (IEC 60601-2-43 tolerance)",
+                     code=NoteCode.UNCALIBRATED, stage="physics")
+    if s.table_attenuation and factors.n_events:
+        t0 = float(np.median(factors.table_t0))
+        if factors.table_is_estimate:
+            warns.append(f"table + mattress transmission not measured for this device: the "
+                         f"estimate T0 = {t0:.3g} is used (uncertainty about ±15 %)",
+                         code=NoteCode.TABLE_ESTIMATED, stage="physics", data={"t0": t0})
+        else:
+            src = "Settings.table_transmission" if s.table_transmission is not None else (
+                f"measured table '{profile.table_transmission}'")
+            prov.append(f"table + mattress transmission from {src} (median T0 {t0:.3g})",
+                        code=NoteCode.TABLE_MEASURED, stage="physics", data={"t0": t0})
 
 
 def _has_table(proc: Procedure) -> bool:
@@ -290,35 +387,43 @@ def _prepare_procedure(
     s: Any,
     accel: Any,
     tag: bool,
-    prov: list[str],
-    warns: list[str],
+    prov_all: _Notes,
+    warns_all: _Notes,
 ) -> _Prepared:
     from skindose import kernel
     from skindose.geometry import beams_for
     from skindose.physics import per_event_factors
     from skindose.vendors import profile_for
 
-    pre = f"procedure {pi}: " if tag else ""
+    pre = ""  # the procedure is named by each note's procedure_index
+    pidx = pi if tag else None
+    prov = prov_all.at(pidx, stage="compute")
+    warns = warns_all.at(pidx, stage="compute")
     evs = proc.events
     n = len(evs)
-    warns.extend(pre + w for w in proc.warnings)
-    profile, _ = profile_for(proc, s)
+    prov_all.sink.extend(note.with_procedure(pidx) for note in proc.notes)
+    profile, why = profile_for(proc, s)
     factors = per_event_factors(evs, s, table=profile.table_transmission)
+    _profile_notes(profile, why, factors, s, prov, warns)
     skip: dict[int, str] = {}
     bs = None
     if profile.has_geometry and any(ev.has_geometry for ev in evs) and not _has_table(proc):
         for i in range(n):
             skip[i] = "geometry-poor: no table position reported in the file"
-        prov.append(pre + "no event reports a table position: not mapped (geometry-poor)")
+        warns.append("no event reports a table position: not mapped (geometry-poor)",
+                     code=NoteCode.GEOMETRY_POOR)
     else:
         bs = beams_for(proc, phantom, s, profile)
-        prov.extend(pre + x for x in bs.provenance)
-        warns.extend(pre + x for x in bs.warnings if not x.startswith("event ")
-                     or "not placed" not in x)
+        for x in bs.provenance:
+            prov.append(x, code=NoteCode.PLACEMENT)
+        for x in bs.warnings:
+            warns.append(x, code=NoteCode.PLACEMENT)
         for i, why in bs.skipped:
             skip[i] = why
     for i, ev in enumerate(evs):
-        if i not in skip and ev.kerma_rp_gy is None:
+        if i not in skip and ev.unusable is not None:
+            skip[i] = f"unusable: {ev.unusable}"
+        elif i not in skip and (ev.kerma_rp_gy is None or not ev.kerma_rp_gy >= 0):
             skip[i] = "no reference air kerma (K_RP) reported"
 
     # ---- beams: entrance, field side at the skin, BSF, kerma
@@ -350,14 +455,16 @@ def _prepare_procedure(
             event_labels=tuple(factors.event_labels[i] for i in ei) if factors.event_labels
             else (),
         ).with_field_side(side_skin)
-        warns.extend(pre + x for x in beam_f.warnings)
+        for x in beam_f.warnings:
+            warns.append(x, code=NoteCode.PHYSICS_DEFAULT, stage="physics")
         beam_bsf = beam_f.bsf
         kr = np.array([evs[i].kerma_rp_gy for i in ei], dtype=float)
         kerma = kr * bs.weight * beam_f.bsf * beam_f.medium_factor * beam_f.calibration
         t0 = beam_f.table_t0
         thick = 2.0 * float(bs.slab_half[2])
         if s.table_attenuation and not thick > 0 and np.any(t0 < 1):
-            warns.append(pre + "table slab has no thickness: table attenuation not applied")
+            warns.append("table slab has no thickness: table attenuation not applied",
+                         code=NoteCode.TABLE_NO_THICKNESS)
             t0 = np.ones_like(t0)
         log_t0 = np.log(t0)
         glob = offset + ei
@@ -366,7 +473,8 @@ def _prepare_procedure(
         prov.append(pre + "BSF field side: equivalent square 2·sqrt(tan_u·tan_v)·d at the skin "
                     "entrance of each beam's central ray")
     else:
-        warns.extend(pre + x for x in factors.warnings)
+        for x in factors.warnings:
+            warns.append(x, code=NoteCode.PHYSICS_DEFAULT, stage="physics")
 
     # ---- reference-point estimate per event (T = 1: an upper bound)
     rp_side = np.full(n, DEFAULT_RP_FIELD_SIDE_CM)
@@ -387,7 +495,7 @@ def _prepare_procedure(
     kr_all = np.array([ev.kerma_rp_gy or 0.0 for ev in evs], dtype=float)
     rp_est = kr_all * rp_f.bsf * rp_f.medium_factor * rp_f.calibration
     if n_default:
-        warns.append(pre + f"reference-point estimate: field size unknown for {n_default} "
+        prov.append(f"reference-point estimate: field size unknown for {n_default} "
                      f"event(s), {DEFAULT_RP_FIELD_SIDE_CM:g} cm assumed for the BSF")
     prov.append(pre + "reference-point estimate: sum of K_RP × BSF(field at the RP) × f × C_cal "
                 "with table transmission 1 (an upper bound: the table is left out)")
@@ -419,7 +527,7 @@ def _prepare_procedure(
                 ratio = ev.kap_gym2 / (ev.kerma_rp_gy * area_m2)
                 rec["kap_check"] = float(ratio)
                 if not KAP_CHECK_RANGE[0] <= ratio <= KAP_CHECK_RANGE[1]:
-                    warns.append(
+                    warns.append(code=NoteCode.KAP_CHECK, event_index=i, text=
                         pre + f"event {i} (UID {ev.uid}): reported KAP is {ratio:.2f} × K_RP × "
                         "field area at the RP (outside 0.75–1.25): field size, reference point "
                         "or dose display inconsistent"
@@ -441,42 +549,6 @@ def _subset_beams(bs: Any, keep: np.ndarray) -> Any:
     ch: dict[str, Any] = {k: np.asarray(getattr(bs, k))[keep] for k in per_beam}
     ch["field_source"] = tuple(f for f, k in zip(bs.field_source, keep, strict=True) if k)
     return dataclasses.replace(bs, **ch)
-
-
-def _small_fields(kernel: Any, phantom: Any, bs: Any, sel: np.ndarray, emax: np.ndarray,
-                  prep: _Prepared, s: Any, mpf: float, out: np.ndarray) -> np.ndarray:
-    """Dose of beams whose field covered no cell centroid, put on their entrance cell.
-
-    Skin cells are sampled at their centroids, so a field smaller than the cell spacing at the
-    skin (Philips fields of 1–2 cm at the detector exist) can fall between centroids and would
-    otherwise be lost. Such a beam deposits, on the cell its central ray enters, the dose at the
-    entrance point (same inverse square, table slab and factors as the kernel: the kernel itself
-    evaluates that one point) times min(1, field area at the skin / cell area): the cell's
-    area-averaged dose. Returns the added dose per beam of ``sel`` (0 where nothing was added).
-    """
-    added = np.zeros(sel.size)
-    todo = np.flatnonzero((emax == 0.0) & (prep.kerma[sel] > 0.0))
-    for j in todo:
-        b = int(sel[j])
-        cell = int(prep.hit_tri[b]) if prep.hit_tri.size else -1
-        if cell < 0 or not np.isfinite(prep.hit_t[b]):
-            continue
-        point = bs.source[b] + prep.hit_t[b] * bs.w[b]
-        one = np.zeros(1)
-        kernel.accumulate_dose(
-            point[None, :], -bs.w[b][None, :], phantom.triangles[cell][None, :, :],
-            bs.source[b][None], bs.u[b][None], bs.v[b][None], bs.w[b][None],
-            bs.tan_u[b:b + 1], bs.tan_v[b:b + 1], prep.kerma[b:b + 1], bs.srp_mm[b:b + 1],
-            prep.log_t0[b:b + 1], bs.slab_center, bs.slab_axes, bs.slab_half, mpf,
-            inverse_square=s.inverse_square, occlusion=False, parallel=False, out=one,
-        )  # fmt: skip
-        d = float(prep.hit_t[b])
-        field_mm2 = (2.0 * bs.tan_u[b] * d) * (2.0 * bs.tan_v[b] * d)
-        dose = float(one[0]) * min(1.0, field_mm2 / float(phantom.areas_mm2[cell]))
-        out[cell] += dose
-        added[j] = dose
-        prep.small_fields[0] += 1
-    return added
 
 
 def _run_kernel(kernel: Any, phantom: Any, tri: np.ndarray, bs: Any, sel: np.ndarray,
@@ -516,7 +588,9 @@ def _skipped_warning(events: list[EventResult], procs: list[Procedure],
     for e in skipped:
         reasons[e.skipped] = reasons.get(e.skipped, 0) + 1
     why = "; ".join(f"{r} ({c})" for r, c in sorted(reasons.items(), key=lambda x: -x[1]))
-    warns.append(f"{len(skipped)} of {len(events)} events, {pct:.1f}% of K_RP, could not be "
+    sev = Severity.CRITICAL if pct >= 50.0 and k_skip < k_all else Severity.WARNING
+    warns.append(code=NoteCode.EVENTS_NOT_MAPPED, severity=sev, data={"percent_k_rp": pct},
+                 text=f"{len(skipped)} of {len(events)} events, {pct:.1f}% of K_RP, could not be "
                  f"mapped: {why}")
 
 

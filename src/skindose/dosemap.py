@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from skindose.notes import Note, Severity, highest_severity
+from skindose.summary import SUMMARY_SCHEMA_VERSION, build_summary
+
 __all__ = ["SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap"]
 
-SUMMARY_SCHEMA_VERSION = "1.1"  # 1.1: psd_1cm2_gy, psd_10cm2_gy
 
 #: Accepted range of reported KAP / (K_RP × field area at the RP); outside it an event is
 #: flagged (see :attr:`EventResult.kap_check`).
@@ -116,7 +118,10 @@ class SkinDoseMap:
     provenance
         Every assumption (profile, placement, orientation, defaults), in plain words.
     warnings
-        Every warning from reading, geometry, physics and the kernel.
+        Plain-text view of the warning and critical notes.
+    notes
+        Every typed :class:`~skindose.notes.Note` of reading, accumulation, geometry, physics
+        and the kernel (``provenance`` and ``warnings`` are their text views).
     is_reference_point_estimate
         True when no map could be made (geometry-poor RDSR): ``reference_point_estimate_gy``
         then holds the conservative estimate Σ K_RP × BSF × f × C_cal with no table
@@ -140,6 +145,7 @@ class SkinDoseMap:
     settings: dict[str, Any] = field(default_factory=dict)
     provenance: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     is_reference_point_estimate: bool = False
     reference_point_estimate_gy: float | None = None
     version: str = ""
@@ -157,6 +163,11 @@ class SkinDoseMap:
             a = np.array(getattr(self, name), dtype=dt, copy=True).reshape(-1)
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+
+    @property
+    def highest_severity(self) -> Severity | None:
+        """The highest severity among :attr:`notes` (None when there are none)."""
+        return highest_severity(self.notes)
 
     # --- the headline numbers -------------------------------------------------------------
     @property
@@ -261,40 +272,12 @@ class SkinDoseMap:
         return levels, area
 
     def summary(self, thresholds_gy: tuple[float, ...] | None = None) -> dict[str, Any]:
-        """JSON-safe summary (Gy, m², mm; plain Python types only)."""
-        from skindose import __version__
+        """JSON-safe summary (Gy, m², mm; plain Python types only).
 
-        th = thresholds_gy or tuple(self.settings.get("thresholds_gy", (2.0, 3.0, 5.0, 10.0)))
-        return {
-            "schema_version": SUMMARY_SCHEMA_VERSION,
-            "software": {"name": "skindose", "version": self.version or __version__},
-            "psd_gy": _f(self.psd_gy),
-            "psd_location": self.psd_location,
-            "psd_1cm2_gy": _f(self.psd_averaged_gy(1.0)),
-            "psd_10cm2_gy": _f(self.psd_averaged_gy(10.0)),
-            "is_reference_point_estimate": self.is_reference_point_estimate,
-            "reference_point_estimate_gy": _f(self.reference_point_estimate_gy),
-            "areas_above_m2": {f"{t:g}": _f(self.area_above_m2(t)) for t in th},
-            "reference_totals": _jsonable(self.reference_totals),
-            "phantom": {"name": self.phantom.name, "n_cells": int(self.phantom.n_cells),
-                        "total_area_m2": _f(float(self.phantom.areas_mm2.sum()) * 1e-6),
-                        "spec": _jsonable(self.phantom.spec)},
-            "procedures": _jsonable(list(self.procedures)),
-            "psd_timeline": {"events": [int(x) for x in self.psd_timeline_event],
-                             "psd_gy": [_f(x) for x in self.psd_timeline_gy]},
-            "dose_area_histogram": self._histogram_dict(),
-            "n_events": len(self.events),
-            "n_events_skipped": sum(1 for e in self.events if e.skipped),
-            "kap_check_flagged": [
-                [e.procedure_index, e.index] for e in self.events
-                if e.kap_check is not None
-                and not KAP_CHECK_RANGE[0] <= e.kap_check <= KAP_CHECK_RANGE[1]
-            ],
-            "events": [e.to_dict() for e in self.events],
-            "settings": _jsonable(self.settings),
-            "provenance": list(self.provenance),
-            "warnings": list(self.warnings),
-        }
+        Built by :func:`skindose.summary.build_summary`; fields documented in
+        :data:`skindose.summary.SUMMARY_SCHEMA` (version :data:`SUMMARY_SCHEMA_VERSION`).
+        """
+        return build_summary(self, thresholds_gy, kap_check_range=KAP_CHECK_RANGE)
 
     def save(self, out_dir: Any, *, beams: Any = None) -> dict[str, Any]:
         """Write summary.json, dose_map.ply/.npz, the PNG figures and report.html to ``out_dir``.
@@ -306,29 +289,9 @@ class SkinDoseMap:
 
         return save(self, out_dir, beams=beams)
 
-    def _histogram_dict(self, bins: int = 20) -> dict[str, list[float | None]]:
-        levels, area = self.dose_area_histogram(bins)
-        return {"dose_gy": [_f(x) for x in levels], "area_m2": [_f(x) for x in area]}
-
 
 def _f(x: Any) -> float | None:
     if x is None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()]
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        return _f(v)
-    if v is None or isinstance(v, bool | int | str):
-        return v
-    return str(v)

@@ -79,3 +79,7 @@ class RDSRWarning(SkinDoseWarning):
 
 class ExtrapolationWarning(SkinDoseWarning):
     """A physics lookup was outside its data range and was clamped."""
+
+
+class PatientMismatchError(SkinDoseError, ValueError):
+    """Procedures of different patients were given to one computation."""

@@ -117,6 +117,7 @@ class NoteCode(StrEnum):
     TABLE_NO_THICKNESS = "table-no-thickness"
     EXTRAPOLATED = "extrapolated"  # lookup outside its data range, clamped
     KVP_DEFAULTED = "kvp-defaulted"
+    PHYSICS_DEFAULT = "physics-default"  # beam quality default or clamped lookup
     UNCALIBRATED = "uncalibrated"  # dose display not calibrated (±35 % allowed)
     KAP_CHECK = "kap-check"  # KAP / (K_RP × field area) outside range
     RP_ESTIMATE_FIELD_DEFAULTED = "rp-estimate-field-defaulted"
@@ -132,57 +133,58 @@ class NoteCode(StrEnum):
     OTHER = "other"
 
 
-W, I, C = Severity.WARNING, Severity.INFO, Severity.CRITICAL
+_W, _I, _C = Severity.WARNING, Severity.INFO, Severity.CRITICAL
 
 #: The default severity of every code; a stage may raise it for a given note.
 DEFAULT_SEVERITY: Mapping[NoteCode, Severity] = {
-    NoteCode.READER_REPAIR: I,
-    NoteCode.READER_DEFAULT: W,
-    NoteCode.READER_FALLBACK_PYDICOM: I,
-    NoteCode.MULTI_VALUED: W,
-    NoteCode.ANGLE_WRAPPED: I,
-    NoteCode.UNIT_CONVERTED: I,
-    NoteCode.SRP_DEFAULTED: W,
-    NoteCode.FIELD_SIZE_FALLBACK: I,
-    NoteCode.FIELD_SIZE_UNKNOWN: W,
-    NoteCode.VALUE_IMPLAUSIBLE: W,
-    NoteCode.EVENT_UNUSABLE: W,
-    NoteCode.EVENT_DAMAGED: C,
-    NoteCode.TOTALS_MISMATCH: W,
-    NoteCode.FILE_TRUNCATED: C,
-    NoteCode.ORIENTATION_DEFAULTED: W,
-    NoteCode.PATIENT_SIZE_DEFAULTED: W,
-    NoteCode.DUPLICATE_INSTANCE: W,
-    NoteCode.DUPLICATE_EVENT: W,
-    NoteCode.REPORT_SUPERSEDED: W,
-    NoteCode.PROCEDURES_ACCUMULATED: I,
-    NoteCode.DIFFERENT_PATIENTS_ACCEPTED: W,
-    NoteCode.VENDOR_PROFILE: I,
-    NoteCode.VENDOR_NOT_VALIDATED: W,
-    NoteCode.GENERIC_PROFILE: W,
-    NoteCode.PLACEMENT: I,
-    NoteCode.EVENT_NOT_PLACED: W,
-    NoteCode.GEOMETRY_POOR: W,
-    NoteCode.ROTATION_NO_END_ANGLE: W,
-    NoteCode.BEAM_MISSES_PHANTOM: I,
-    NoteCode.TABLE_ESTIMATED: W,
-    NoteCode.TABLE_MEASURED: I,
-    NoteCode.TABLE_NO_THICKNESS: W,
-    NoteCode.EXTRAPOLATED: W,
-    NoteCode.KVP_DEFAULTED: W,
-    NoteCode.UNCALIBRATED: W,
-    NoteCode.KAP_CHECK: W,
-    NoteCode.RP_ESTIMATE_FIELD_DEFAULTED: I,
-    NoteCode.REFERENCE_POINT_ESTIMATE: W,
-    NoteCode.SMALL_FIELD: I,
-    NoteCode.EVENTS_NOT_MAPPED: W,
-    NoteCode.SETTING_DEFAULT: I,
-    NoteCode.PHANTOM: I,
-    NoteCode.METHOD: I,
-    NoteCode.ANONYMIZED: I,
-    NoteCode.OTHER: W,
+    NoteCode.READER_REPAIR: _I,
+    NoteCode.READER_DEFAULT: _W,
+    NoteCode.READER_FALLBACK_PYDICOM: _I,
+    NoteCode.MULTI_VALUED: _W,
+    NoteCode.ANGLE_WRAPPED: _I,
+    NoteCode.UNIT_CONVERTED: _I,
+    NoteCode.SRP_DEFAULTED: _W,
+    NoteCode.FIELD_SIZE_FALLBACK: _I,
+    NoteCode.FIELD_SIZE_UNKNOWN: _W,
+    NoteCode.VALUE_IMPLAUSIBLE: _W,
+    NoteCode.EVENT_UNUSABLE: _W,
+    NoteCode.EVENT_DAMAGED: _C,
+    NoteCode.TOTALS_MISMATCH: _W,
+    NoteCode.FILE_TRUNCATED: _C,
+    NoteCode.ORIENTATION_DEFAULTED: _W,
+    NoteCode.PATIENT_SIZE_DEFAULTED: _W,
+    NoteCode.DUPLICATE_INSTANCE: _W,
+    NoteCode.DUPLICATE_EVENT: _W,
+    NoteCode.REPORT_SUPERSEDED: _W,
+    NoteCode.PROCEDURES_ACCUMULATED: _I,
+    NoteCode.DIFFERENT_PATIENTS_ACCEPTED: _W,
+    NoteCode.VENDOR_PROFILE: _I,
+    NoteCode.VENDOR_NOT_VALIDATED: _W,
+    NoteCode.GENERIC_PROFILE: _W,
+    NoteCode.PLACEMENT: _I,
+    NoteCode.EVENT_NOT_PLACED: _W,
+    NoteCode.GEOMETRY_POOR: _W,
+    NoteCode.ROTATION_NO_END_ANGLE: _W,
+    NoteCode.BEAM_MISSES_PHANTOM: _I,
+    NoteCode.TABLE_ESTIMATED: _W,
+    NoteCode.TABLE_MEASURED: _I,
+    NoteCode.TABLE_NO_THICKNESS: _W,
+    NoteCode.EXTRAPOLATED: _W,
+    NoteCode.KVP_DEFAULTED: _W,
+    NoteCode.PHYSICS_DEFAULT: _W,
+    NoteCode.UNCALIBRATED: _W,
+    NoteCode.KAP_CHECK: _W,
+    NoteCode.RP_ESTIMATE_FIELD_DEFAULTED: _I,
+    NoteCode.REFERENCE_POINT_ESTIMATE: _W,
+    NoteCode.SMALL_FIELD: _I,
+    NoteCode.EVENTS_NOT_MAPPED: _W,
+    NoteCode.SETTING_DEFAULT: _I,
+    NoteCode.PHANTOM: _I,
+    NoteCode.METHOD: _I,
+    NoteCode.ANONYMIZED: _I,
+    NoteCode.OTHER: _W,
 }
-del W, I, C
+del _W, _I, _C
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,17 +3,29 @@
 Every function draws into Axes it is given (or creates a figure) and returns the Figure:
 
 * :func:`plot_dose_views` - the dose map on the phantom seen from anterior, posterior, left and
-  right, one shared colour bar in Gy, the PSD marked;
+  right, one shared colour bar, the threshold contours, the PSD marked;
+* :func:`plot_skin_map` - the skin unrolled about the body's long axis, front and back, with a
+  cm grid and anatomical landmarks (any phantom);
 * :func:`plot_unrolled` - the skin of a cylinder phantom unrolled (angle around the axis vs z);
 * :func:`plot_psd_timeline` - the PSD after each event with the 2/3/5 Gy levels;
 * :func:`plot_beam_geometry` - the phantom and the beams of the largest events;
-* :func:`save_figures` - all of the above as PNG files.
+* :func:`save_figures` - the figures that apply, as PNG files.
+
+Figures are :class:`matplotlib.figure.Figure` objects with their own Agg canvas: nothing here
+touches pyplot or switches the caller's backend.
+
+Colour scale (:func:`dose_scale`): a fixed clinical scale from 0 to ``dose_scale_max_gy``
+(5 Gy by default) whenever the PSD reaches ``low_dose_limit_gy`` (1 Gy), so that equal colours
+mean equal doses from one report to the next; doses above the top are drawn in
+:data:`OVER_COLOR`. Below the limit the scale is fitted to the map and every colour bar says
+"low dose: scale fitted". Colour map "viridis" (perceptually uniform, colour-blind safe);
+cells with no dose are light grey, shaded to show the body's shape. The threshold contours
+(2/3/5/10 Gy, :data:`skindose.settings.CLINICAL_LEVELS`) follow the cell edges between cells
+below and at or above each level, so they enclose exactly the areas reported.
 
 The views are drawn with a painter's algorithm (project the front-facing triangles, sort them
-far to near, one ``PolyCollection``), which renders a 50 000-cell phantom in about a second.
-Colour map: "viridis" (perceptually uniform, colour-blind safe); cells with no dose are light
-grey, shaded to show the body's shape. Dosed cells are not shaded, so their colour reads
-directly against the colour bar.
+far to near, one ``PolyCollection``; each contour edge is drawn right after its cell), which
+renders a 50 000-cell phantom in about a second.
 
 Patient frame P (mm): +x patient left, +y posterior, +z head.
 """
@@ -22,122 +34,237 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from skindose.jsonsafe import format_dose
+from skindose.settings import CLINICAL_LEVELS
+
 __all__ = [
     "DOSE_CMAP",
+    "OVER_COLOR",
     "VIEWS",
+    "DoseScale",
+    "contour_edges",
     "dose_rgba",
+    "dose_scale",
+    "format_angles",
     "format_gy",
+    "new_figure",
     "plot_beam_geometry",
     "plot_dose_views",
     "plot_psd_timeline",
+    "plot_skin_map",
     "plot_unrolled",
     "save_figures",
+    "vertex_dose",
 ]
 
 #: Colour map of the dose (colour-blind safe, perceptually uniform).
 DOSE_CMAP = "viridis"
+#: Colour of doses above the top of the fixed scale (Okabe-Ito reddish purple: far from
+#: viridis' yellow top in lightness and hue for every common colour-vision deficiency).
+OVER_COLOR = "#CC79A7"
 _NO_DOSE_RGB = np.array([0.86, 0.86, 0.86])
 _PSD_COLOR = "#d62728"
 #: Okabe-Ito palette (colour-blind safe) for beams.
 _OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442",
               "#000000")
-_LEVELS_GY = (2.0, 3.0, 5.0)
+_LEVELS_GY = tuple(lv for lv in CLINICAL_LEVELS.skin_levels_gy if lv <= 5.0)
+#: Line width of each threshold contour (thicker for higher levels).
+_CONTOUR_LW = {2.0: 0.7, 3.0: 1.3, 5.0: 1.9, 10.0: 2.5}
 
 # name -> (screen x axis, screen y axis, unit vector toward the viewer, (left, right) edge
 # letters, title). Letters: R/L patient right/left, A/P anterior/posterior.
 VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float],
                        tuple[float, float, float], tuple[str, str], str]] = {
-    "anterior": ((1, 0, 0), (0, 0, 1), (0, -1, 0), ("R", "L"), "Anterior"),
-    "posterior": ((-1, 0, 0), (0, 0, 1), (0, 1, 0), ("L", "R"), "Posterior"),
-    "left": ((0, 1, 0), (0, 0, 1), (1, 0, 0), ("A", "P"), "Left lateral"),
-    "right": ((0, -1, 0), (0, 0, 1), (-1, 0, 0), ("P", "A"), "Right lateral"),
+    "anterior": ((1, 0, 0), (0, 0, 1), (0, -1, 0), ("R", "L"), "Front"),
+    "posterior": ((-1, 0, 0), (0, 0, 1), (0, 1, 0), ("L", "R"), "Back"),
+    "left": ((0, 1, 0), (0, 0, 1), (1, 0, 0), ("A", "P"), "Left side"),
+    "right": ((0, -1, 0), (0, 0, 1), (-1, 0, 0), ("P", "A"), "Right side"),
 }
 
-
-def format_gy(gy: float | None) -> str:
-    """Dose for people: Gy with 3 significant digits, plus mGy below 0.1 Gy.
-
-    >>> format_gy(4.2345), format_gy(0.05234), format_gy(0.0), format_gy(None)
-    ('4.23 Gy', '0.0523 Gy (52.3 mGy)', '0 Gy', '–')
-    """
-    if gy is None or not math.isfinite(float(gy)):
-        return "–"
-    gy = float(gy)
-    if gy == 0.0:
-        return "0 Gy"
-    text = f"{_sig3(gy)} Gy"
-    if abs(gy) < 0.1:
-        text += f" ({_sig3(gy * 1e3)} mGy)"
-    return text
-
-
-def _sig3(x: float) -> str:
-    """3 significant digits without exponent notation for everyday magnitudes."""
-    if x == 0:
-        return "0"
-    digits = max(0, 2 - math.floor(math.log10(abs(x))))
-    return f"{x:.{digits}f}"
+#: Kept for callers of the first releases: the one dose formatting is
+#: :func:`skindose.jsonsafe.format_dose`.
+format_gy = format_dose
 
 
 # ----------------------------------------------------------------------------------------------
 # matplotlib plumbing
 
 
+def new_figure(figsize: tuple[float, float], **kwargs: Any) -> Any:
+    """A :class:`matplotlib.figure.Figure` with its own Agg canvas (no pyplot, no backend
+    switch); ``kwargs`` go to ``Figure`` (e.g. ``layout="constrained"``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _pyplot() -> Any:
-    import matplotlib
+    """Deprecated shim for ``skindose.dicom_out.image`` (which should use
+    ``matplotlib.image.imread`` itself): ``close`` does nothing (figures here are not managed
+    by pyplot) and ``imread`` is ``matplotlib.image.imread``. Neither imports pyplot nor
+    switches the backend."""
+    import types
 
-    if (not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
-            and "MPLBACKEND" not in os.environ and os.name != "nt"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.image
 
-    return plt
+    return types.SimpleNamespace(close=lambda *_a, **_k: None, imread=matplotlib.image.imread)
 
 
-def _dose_norm_cmap(vmax: float) -> tuple[Any, Any]:
+class DoseScale:
+    """The colour scale of one result: 0 to ``vmax`` Gy, fixed or fitted.
+
+    Attributes
+    ----------
+    vmax
+        Top of the scale (Gy).
+    fitted
+        True when the PSD is below the low-dose limit and the scale is fitted to the map.
+    label
+        Colour-bar label.
+    """
+
+    def __init__(self, vmax: float, fitted: bool) -> None:
+        self.vmax = max(float(vmax), 1e-9)
+        self.fitted = bool(fitted)
+        self.milli = self.vmax < 0.9995
+        unit = "mGy" if self.milli else "Gy"
+        if fitted:
+            self.label = f"LOW DOSE: scale fitted to this map, 0–{format_dose(self.vmax)}\n" \
+                         f"Skin dose ({unit})   [grey: no dose]"
+        else:
+            self.label = (f"Skin dose ({unit}), fixed clinical scale 0–{self.vmax:g} Gy\n"
+                          "[grey: no dose; pink: above the scale]")
+
+    def norm_cmap(self) -> tuple[Any, Any]:
+        """(Normalize, Colormap) in Gy."""
+        import matplotlib as mpl
+
+        cmap = mpl.colormaps[DOSE_CMAP].with_extremes(under=tuple(_NO_DOSE_RGB),
+                                                       over=OVER_COLOR)
+        return mpl.colors.Normalize(vmin=0.0, vmax=self.vmax), cmap
+
+    def lut(self) -> list[str]:
+        """The 256 colours of the scale as ``#rrggbb`` (for the 3-D view)."""
+        import matplotlib as mpl
+
+        cmap = mpl.colormaps[DOSE_CMAP].resampled(256)
+        return [mpl.colors.to_hex(cmap(i)) for i in range(256)]
+
+
+def dose_scale(result: Any) -> DoseScale:
+    """The colour scale of ``result`` (see the module docstring).
+
+    Reads ``dose_scale_max_gy`` and ``low_dose_limit_gy`` from ``result.settings`` (defaults
+    of :class:`skindose.settings.Settings` when absent).
+    """
+    from skindose.settings import Settings
+
+    s = result.settings if isinstance(getattr(result, "settings", None), Mapping) else {}
+    default = Settings()
+    top = float(s.get("dose_scale_max_gy") or default.dose_scale_max_gy)
+    low = float(s.get("low_dose_limit_gy", default.low_dose_limit_gy))
+    d = np.asarray(result.dose_gy)
+    psd = float(d.max()) if d.size else 0.0
+    if psd >= low:
+        return DoseScale(top, fitted=False)
+    return DoseScale(psd if psd > 0 else 1e-3, fitted=True)
+
+
+def _scale(result: Any, vmax: float | None) -> DoseScale:
+    return dose_scale(result) if vmax is None else DoseScale(vmax, fitted=False)
+
+
+def _dose_colorbar(fig: Any, scale: DoseScale, *, ax: Any = None, cax: Any = None,
+                   shrink: float = 0.8) -> Any:
+    """Colour bar with the threshold levels drawn across it when in range."""
     import matplotlib as mpl
+    from matplotlib.ticker import FuncFormatter
 
-    cmap = mpl.colormaps[DOSE_CMAP].with_extremes(under=tuple(_NO_DOSE_RGB))
-    return mpl.colors.Normalize(vmin=0.0, vmax=max(float(vmax), 1e-12)), cmap
-
-
-def _dose_colorbar(fig: Any, axes: Any, vmax: float, *, shrink: float = 0.8) -> Any:
-    """Shared colour bar in Gy with the 2/3/5 Gy levels drawn across it when in range."""
-    import matplotlib as mpl
-
-    norm, cmap = _dose_norm_cmap(vmax)
+    norm, cmap = scale.norm_cmap()
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-    cb = fig.colorbar(sm, ax=axes, shrink=shrink, pad=0.02, extend="min", extendfrac=0.04,
-                      aspect=30)
-    cb.set_label("Skin dose (Gy)   [grey: no dose]")
-    for level in _LEVELS_GY:
-        if level < vmax:
-            cb.ax.axhline(level, color="white", lw=2.2)
-            cb.ax.axhline(level, color="black", lw=1.0)
+    extend = "both" if not scale.fitted else "min"
+    kw: dict[str, Any] = {"extend": extend, "extendfrac": 0.04}
+    if cax is not None:
+        cb = fig.colorbar(sm, cax=cax, **kw)
+    else:
+        cb = fig.colorbar(sm, ax=ax, shrink=shrink, pad=0.02, aspect=30, **kw)
+    cb.set_label(scale.label, fontsize=9)
+    if scale.milli:
+        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 1e3:g}"))
+    for level in CLINICAL_LEVELS.skin_levels_gy:
+        if level < scale.vmax:
+            cb.ax.axhline(level, color="white", lw=_CONTOUR_LW.get(level, 1.0) + 1.6)
+            cb.ax.axhline(level, color="black", lw=_CONTOUR_LW.get(level, 1.0))
     return cb
 
 
 def dose_rgba(dose_gy: np.ndarray, vmax: float | None = None) -> np.ndarray:
-    """(n, 4) uint8 colours of doses on the figures' scale (0 to ``vmax``; zero is grey)."""
+    """(n, 4) uint8 colours of doses on a 0 to ``vmax`` scale (zero grey, above the top
+    :data:`OVER_COLOR`); ``vmax`` default: the largest dose."""
     d = np.asarray(dose_gy, dtype=float)
     top = float(vmax) if vmax is not None else (float(d.max()) if d.size else 1.0)
-    norm, cmap = _dose_norm_cmap(top if top > 0 else 1.0)
+    norm, cmap = DoseScale(top if top > 0 else 1.0, fitted=False).norm_cmap()
     rgba = cmap(norm(d))
     rgba[d <= 0, :3] = _NO_DOSE_RGB
     return np.round(rgba * 255).astype(np.uint8)
 
 
-def _vmax(result: Any, vmax: float | None) -> float:
-    if vmax is not None:
-        return float(vmax)
-    d = np.asarray(result.dose_gy)
-    return float(d.max()) if d.size and d.max() > 0 else 1.0
+def vertex_dose(result: Any) -> np.ndarray:
+    """(n_vertices,) float64: per-vertex dose, the area-weighted mean of the adjacent faces.
+
+    Smooths: its maximum is below the PSD. Viewers that colour by vertex should use the
+    per-face values instead.
+    """
+    mesh = result.phantom.mesh
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    nv = len(mesh.vertices)
+    area = np.asarray(result.phantom.areas_mm2, dtype=float)
+    dose = np.asarray(result.dose_gy, dtype=float)
+    w = np.bincount(faces.ravel(), weights=np.repeat(area, 3), minlength=nv)
+    s = np.bincount(faces.ravel(), weights=np.repeat(area * dose, 3), minlength=nv)
+    return np.divide(s, w, out=np.zeros(nv), where=w > 0)
+
+
+def contour_edges(result: Any, levels: Sequence[float] | None = None
+                  ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Threshold contours on the mesh: the cell edges between a cell below and a cell at or
+    above each level.
+
+    Returns
+    -------
+    dict of level to (segments, cells)
+        ``segments`` (k, 2, 3) float64 edge end points (mm), ``cells`` (k,) int64 the cell on
+        the high side of each edge. Levels above the PSD (or with no edge) are left out.
+    """
+    levels = CLINICAL_LEVELS.skin_levels_gy if levels is None else tuple(levels)
+    d = np.asarray(result.dose_gy, dtype=float)
+    mesh = result.phantom.mesh
+    adj = np.asarray(mesh.face_adjacency, dtype=np.int64)
+    edges = np.asarray(mesh.face_adjacency_edges, dtype=np.int64)
+    verts = np.asarray(mesh.vertices, dtype=float)
+    out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    if not d.size or adj.size == 0:
+        return out
+    for lv in levels:
+        if lv > d.max():
+            continue
+        hi = d >= lv
+        cross = hi[adj[:, 0]] != hi[adj[:, 1]]
+        if not cross.any():
+            continue
+        a = adj[cross]
+        cells = np.where(hi[a[:, 0]], a[:, 0], a[:, 1])
+        out[float(lv)] = (verts[edges[cross]], cells)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -175,44 +302,94 @@ def _psd_visible(result: Any, view: str, xy: np.ndarray, depth: np.ndarray,
     return bool(depth[cell] >= depth[front][near].max() - 20.0) if near.any() else True
 
 
-def _draw_view(ax: Any, result: Any, view: str, norm: Any, cmap: Any, *,
-               mark_psd: bool = True) -> None:
+def _painter_collection(polys: np.ndarray, colors: np.ndarray, order: np.ndarray,
+                        contours: Mapping[float, tuple[np.ndarray, np.ndarray]],
+                        project: Any, keep: np.ndarray) -> Any:
+    """One PolyCollection: cells in ``order`` (far first), each contour edge right after the
+    cell on its high side (so nearer cells hide it); ``project`` maps (k, 2, 3) points to
+    (k, 2, 2) screen points; edges of cells not in ``keep`` are left out."""
     from matplotlib.collections import PolyCollection
 
+    rank = np.full(keep.shape[0], -1, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    items: list[np.ndarray] = [polys[order]]
+    keys = [np.arange(order.size, dtype=float)]
+    face = [colors]
+    edge = [colors]
+    lws = [np.full(order.size, 0.25)]
+    for lv, (seg, cells) in contours.items():
+        ok = keep[cells] & (rank[cells] >= 0)
+        if not ok.any():
+            continue
+        s2 = project(seg[ok])
+        items.append(s2)
+        keys.append(rank[cells[ok]] + 0.5)
+        n = s2.shape[0]
+        face.append(np.zeros((n, 4)))
+        edge.append(np.tile([0.0, 0.0, 0.0, 1.0], (n, 1)))
+        lws.append(np.full(n, _CONTOUR_LW.get(lv, 1.0)))
+    k = np.concatenate(keys)
+    sort = np.argsort(k, kind="stable")
+    polys_all = [p for chunk in items for p in chunk]
+    pc = PolyCollection([polys_all[i] for i in sort],
+                        facecolors=np.concatenate(face)[sort],
+                        edgecolors=np.concatenate(edge)[sort],
+                        linewidths=np.concatenate(lws)[sort], antialiaseds=False,
+                        )
+    return pc
+
+
+def _draw_view(ax: Any, result: Any, view: str, norm: Any, cmap: Any, *,
+               mark_psd: bool = True, label_psd: bool = True,
+               contours: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
+               limits: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
+    """Draw one view; returns whether the PSD was marked."""
     ph = result.phantom
-    _, _, toward, letters, title = VIEWS[view]
+    sx, sy, toward, letters, title = VIEWS[view]
     toward_v = np.asarray(toward, dtype=float)
+    basis = np.array([sx, sy], dtype=float).T
     xy, depth = _project(ph.triangles, view)
     front = ph.normals @ toward_v > 0.0
     idx = np.flatnonzero(front)
     idx = idx[np.argsort(depth[idx], kind="stable")]  # far first
     colors = _face_colors(np.asarray(result.dose_gy)[idx], ph.normals[idx], toward_v, norm, cmap)
-    pc = PolyCollection(xy[idx], facecolors=colors, edgecolors=colors, linewidths=0.25,
-                        antialiaseds=False)
-    ax.add_collection(pc)
-    lo, hi = xy.reshape(-1, 2).min(axis=0), xy.reshape(-1, 2).max(axis=0)
-    pad = _view_pad(ph)
-    ax.set_xlim(lo[0] - pad, hi[0] + pad)
-    ax.set_ylim(lo[1] - pad, hi[1] + pad)
-    ax.set_aspect("equal")
+    ax.add_collection(_painter_collection(xy, colors, idx, contours or {},
+                                          lambda seg: seg @ basis, front))
+    if limits is None:
+        lo, hi = xy.reshape(-1, 2).min(axis=0), xy.reshape(-1, 2).max(axis=0)
+        pad = _view_pad(ph)
+        limits = (lo - pad, hi + pad)
+    ax.set_xlim(limits[0][0], limits[1][0])
+    ax.set_ylim(limits[0][1], limits[1][1])
+    ax.set_aspect("equal", adjustable="datalim", anchor="N")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.patch.set_visible(False)  # a label near the edge is not hidden by the next view
     for s in ax.spines.values():
         s.set_visible(False)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(title, fontsize=10, pad=3)
     for x, letter, ha in ((0.0, letters[0], "left"), (1.0, letters[1], "right")):
-        ax.text(x, 0.995, letter, transform=ax.transAxes, ha=ha, va="top", fontsize=12,
+        ax.text(x, 0.995, letter, transform=ax.transAxes, ha=ha, va="top", fontsize=11,
                 fontweight="bold", color="0.25")
     if mark_psd and _psd_visible(result, view, xy, depth, front):
         p = xy[result.psd_cell].mean(axis=0)
-        ax.plot(*p, marker="o", ms=13, mfc="none", mec="white", mew=3.0, zorder=5)
-        ax.plot(*p, marker="o", ms=13, mfc="none", mec=_PSD_COLOR, mew=1.6, zorder=6)
-        ax.plot(*p, marker="+", ms=8, color=_PSD_COLOR, mew=1.6, zorder=6)
-        ax.annotate(f"PSD {format_gy(result.psd_gy)}", p, xytext=(10, 10),
-                    textcoords="offset points", color=_PSD_COLOR,
-                    fontsize=10, fontweight="bold", zorder=7,
+        _mark_psd(ax, p, f"PSD {format_dose(result.psd_gy)}" if label_psd else None)
+        return True
+    return False
+
+
+def _mark_psd(ax: Any, p: Any, text: str | None) -> None:
+    ax.plot(*p, marker="o", ms=13, mfc="none", mec="white", mew=3.0, zorder=5)
+    ax.plot(*p, marker="o", ms=13, mfc="none", mec=_PSD_COLOR, mew=1.6, zorder=6)
+    ax.plot(*p, marker="+", ms=8, color=_PSD_COLOR, mew=1.6, zorder=6)
+    if text:
+        x0, x1 = ax.get_xlim()
+        right = (p[0] - x0) / ((x1 - x0) or 1.0) > 0.5
+        ax.annotate(text, p, xytext=(-9 if right else 9, 9), textcoords="offset points",
+                    ha="right" if right else "left", color=_PSD_COLOR, annotation_clip=False,
+                    fontsize=9, fontweight="bold", zorder=7,
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                          "alpha": 0.8})
+                          "alpha": 0.85})
 
 
 def _view_pad(phantom: Any) -> float:
@@ -223,8 +400,9 @@ def _view_pad(phantom: Any) -> float:
 def plot_dose_views(result: Any, views: Sequence[str] = ("anterior", "posterior", "left",
                                                          "right"),
                     *, axes: Sequence[Any] | None = None, vmax: float | None = None,
-                    title: bool = True) -> Any:
-    """The dose map on the phantom from several sides, one colour bar in Gy, the PSD marked.
+                    title: bool = True, contours: bool = True,
+                    height_in: float = 6.0) -> Any:
+    """The dose map on the phantom from several sides, one colour bar, the PSD marked.
 
     Parameters
     ----------
@@ -234,60 +412,263 @@ def plot_dose_views(result: Any, views: Sequence[str] = ("anterior", "posterior"
         Names from :data:`VIEWS`: "anterior", "posterior", "left" (seen from the patient's
         left), "right".
     axes
-        One Axes per view to draw into (default: a new figure, one row).
+        One Axes per view to draw into (default: a new figure, one row, each view at the
+        same scale in mm, no gaps).
     vmax
-        Top of the colour scale in Gy (default: the PSD).
+        Top of the colour scale in Gy (default: :func:`dose_scale`).
     title
         Put the PSD and its location in the figure title.
+    contours
+        Draw the threshold contours (:func:`contour_edges`).
+    height_in
+        Height of the views in inches (new figure only).
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure. The PSD is marked (red circle) in every view where its cell faces the viewer
-        and is not hidden. Corner letters: R/L patient right/left, A/P anterior/posterior.
+        The PSD is marked (red circle) in every view where its cell faces the viewer and is
+        not hidden, and labelled with its value once. Corner letters: R/L patient
+        right/left, A/P anterior/posterior.
     """
     views = tuple(views)
     for v in views:
         if v not in VIEWS:
             raise ValueError(f"unknown view {v!r}; known: {', '.join(VIEWS)}")
-    top = _vmax(result, vmax)
-    norm, cmap = _dose_norm_cmap(top)
+    scale = _scale(result, vmax)
+    norm, cmap = scale.norm_cmap()
+    ph = result.phantom
+    limits: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(views)
+    cax = None
     if axes is None:
-        plt = _pyplot()
-        b = result.phantom.bounds
-        ext = b[1] - b[0]
-        pad = 2 * _view_pad(result.phantom)
-        widths = [abs(np.dot(VIEWS[v][0], ext)) + pad for v in views]
-        height = ext[2] + pad
-        w_in = 7.2 * sum(widths) / height * 1.1
-        fig, axes = plt.subplots(1, len(views), figsize=(min(w_in, 14.0) + 1.4, 7.6),
-                                 gridspec_kw={"width_ratios": widths, "wspace": 0.03},
-                                 squeeze=False, layout="constrained")
-        axes = list(axes[0])
+        # the same mm-per-inch in every view; axes placed edge to edge (no layout engine)
+        pad = _view_pad(ph)
+        ext = []
+        for i, v in enumerate(views):
+            xy, _ = _project(ph.triangles, v)
+            lo, hi = xy.reshape(-1, 2).min(axis=0) - pad, xy.reshape(-1, 2).max(axis=0) + pad
+            limits[i] = (lo, hi)
+            ext.append(hi - lo)
+        height = max(e[1] for e in ext)
+        s = height_in / height  # inch per mm
+        min_w = 1.25  # inch: room for the view's title
+        widths = [max(e[0] * s, min_w) for e in ext]
+        for i, w in enumerate(widths):  # widen narrow views about their centre
+            lo, hi = limits[i]
+            c, half = 0.5 * (lo[0] + hi[0]), 0.5 * w / s
+            limits[i] = (np.array([c - half, hi[1] - height]), np.array([c + half, hi[1]]))
+        gap, left, cb_w, cb_room = 0.08, 0.1, 0.22, 1.25
+        top_room = 0.55 if title else 0.3
+        fig_w = left + sum(widths) + gap * (len(views) - 1) + 0.25 + cb_w + cb_room
+        fig_h = height_in + top_room + 0.15
+        fig = new_figure((fig_w, fig_h))
+        axes = []
+        x = left
+        for w in widths:
+            axes.append(fig.add_axes((x / fig_w, 0.15 / fig_h, w / fig_w, height_in / fig_h)))
+            x += w + gap
+        cax = fig.add_axes(((x + 0.25 - gap) / fig_w, 0.15 / fig_h + 0.08 * height_in / fig_h,
+                            cb_w / fig_w, 0.84 * height_in / fig_h))
     else:
         axes = list(axes)
         if len(axes) != len(views):
             raise ValueError("give one Axes per view")
         fig = axes[0].figure
-    for ax, v in zip(axes, views, strict=True):
-        _draw_view(ax, result, v, norm, cmap)
-    _dose_colorbar(fig, axes, top)
+    edges = contour_edges(result) if contours else {}
+    labelled = False
+    for ax, v, lim in zip(axes, views, limits, strict=True):
+        marked = _draw_view(ax, result, v, norm, cmap, label_psd=not labelled, contours=edges,
+                            limits=lim)
+        labelled = labelled or marked
+    if cax is not None:
+        _dose_colorbar(fig, scale, cax=cax)
+    else:
+        _dose_colorbar(fig, scale, ax=axes)
     if title:
-        fig.suptitle(_psd_title(result), fontsize=12)
+        fig.suptitle(_psd_title(result), fontsize=12, y=0.995, va="top")
     return fig
 
 
 def _psd_title(result: Any) -> str:
     if result.is_reference_point_estimate:
-        return (f"No skin dose map – reference-point estimate "
-                f"{format_gy(result.psd_gy)}")
+        return ("No skin dose map – reference-point estimate "
+                f"{format_dose(result.psd_gy)} (a cross-check of the reported K_RP)")
     loc = result.psd_location
     where = f" – {loc['label']}" if loc else ""
-    return f"Peak skin dose {format_gy(result.psd_gy)}{where}"
+    return f"Peak skin dose {format_dose(result.psd_gy)}{where}"
 
 
 # ----------------------------------------------------------------------------------------------
-# unrolled cylinder
+# unrolled skin maps
+
+
+def _body_axis(phantom: Any) -> tuple[float, float, float, float]:
+    """(x, y) of the body's long axis and the trunk's semi-axes (a along x, b along y; mm)."""
+    spec = getattr(phantom, "spec", {}) or {}
+    params = spec.get("parameters", {}) or {}
+    labels = spec.get("labels", {}) or {}
+    if spec.get("generator", "").endswith("cylinder") and "semi_axis_y_mm" in params:
+        b = float(params["semi_axis_y_mm"])
+        a = float(params.get("semi_axis_x_mm", b))
+        return 0.0, -b, a, b
+    if labels.get("scheme") == "adult":
+        sc = np.asarray(labels.get("scale", (1, 1, 1)), dtype=float)
+        tr = labels["layout"]["trunk"]
+        a, b = tr["semi_axes"]
+        return 0.0, float(tr["center_y"]) * sc[1], float(a) * sc[0], float(b) * sc[1]
+    lo, hi = np.asarray(phantom.bounds, dtype=float)
+    c = 0.5 * (lo + hi)
+    return float(c[0]), float(c[1]), 0.5 * float(hi[0] - lo[0]), 0.5 * float(hi[1] - lo[1])
+
+
+class _EllipseArc:
+    """Arc length (cm) along an ellipse x = a sin t, y = b cos t from t = 0 (the midline)."""
+
+    def __init__(self, a: float, b: float) -> None:
+        self.t = np.linspace(0.0, math.pi, 2001)
+        ds = np.hypot(a * np.cos(self.t), b * np.sin(self.t))
+        self.s = np.concatenate([[0.0], np.cumsum(0.5 * (ds[1:] + ds[:-1]) * np.diff(self.t))])
+        self.s /= 10.0
+        self.a, self.b = a, b
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Signed arc length of the ellipse point at the parametric angle of (x, y)."""
+        t = np.arctan2(x / self.a, y / self.b)
+        return np.sign(t) * np.interp(np.abs(t), self.t, self.s)
+
+
+def _zones(phantom: Any) -> list[tuple[float, str]]:
+    """(z in mm, name of the part below) of the anatomical zone boundaries, top first."""
+    labels = (getattr(phantom, "spec", {}) or {}).get("labels", {}) or {}
+    names = {"head_bottom": "neck", "trunk_top": "chest", "chest_end": "abdomen",
+             "abdomen_end": "pelvis", "trunk_bottom": "thighs", "knee": "lower legs"}
+    if labels.get("scheme") == "adult":
+        sz = float(np.asarray(labels.get("scale", (1, 1, 1)), dtype=float)[2])
+        zones = {k: float(v) * sz for k, v in labels["layout"]["zones"].items()}
+    elif "fractions" in labels:
+        zones = {k: float(labels["top_z_mm"]) - f * float(labels["height_mm"])
+                 for k, f in labels["fractions"].items()}
+    else:
+        return []
+    return [(z, names.get(k, k)) for k, z in sorted(zones.items(), key=lambda kv: -kv[1])]
+
+
+def plot_skin_map(result: Any, *, vmax: float | None = None, contours: bool = True) -> Any:
+    """The skin unrolled about the body's long axis: front and back, cm grid, landmarks.
+
+    Each skin cell whose normal points away from the long axis and is within 45° of
+    horizontal is placed at (arc length along the trunk's elliptical cross-section from the
+    midline to the cell's parametric angle, height), both in cm; the front panel is seen from
+    the front (patient's right on the left), the back panel from behind. Arc length 0 is the
+    midline; the panel edges are the left and right sides. Limbs are placed at the angle they
+    lie at, so they cover the trunk's sides as in a lateral view. Horizontal
+    lines mark the anatomical zones of the phantom's labels.
+
+    Parameters
+    ----------
+    result
+        A :class:`~skindose.dosemap.SkinDoseMap`.
+    vmax
+        Top of the colour scale in Gy (default: :func:`dose_scale`).
+    contours
+        Draw the threshold contours.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ph = result.phantom
+    cx, cy, sa, sb = _body_axis(ph)
+    arc = _EllipseArc(sa, sb)
+    scale = _scale(result, vmax)
+    norm, cmap = scale.norm_cmap()
+    c = np.asarray(ph.centroids, dtype=float)
+    n = np.asarray(ph.normals, dtype=float)
+    radial = np.stack([c[:, 0] - cx, c[:, 1] - cy], axis=1)
+    rlen = np.hypot(*radial.T)
+    outward = (np.einsum("ij,ij->i", radial, n[:, :2]) > 0) & (np.abs(n[:, 2]) < 0.71)
+    tri = np.asarray(ph.triangles, dtype=float)
+    dose = np.asarray(result.dose_gy, dtype=float)
+    edges = contour_edges(result) if contours else {}
+    lo_z, hi_z = float(ph.bounds[0][2]), float(ph.bounds[1][2])
+    half = float(arc.s[-1]) / 2.0 + 3.0  # cm: a quarter of the trunk's girth, and a margin
+    fig_h = 7.6
+    panel_h = fig_h - 1.4
+    s = panel_h / ((hi_z - lo_z) / 10.0 + 4.0)  # inch per cm
+    panel_w = 2 * half * s
+    fig = new_figure((2 * panel_w + 3.0, fig_h))
+    fw, fh = fig.get_size_inches()
+    axes = [fig.add_axes((0.65 / fw, 0.8 / fh, panel_w / fw, panel_h / fh)),
+            fig.add_axes(((0.65 + panel_w + 0.3) / fw, 0.8 / fh, panel_w / fw, panel_h / fh))]
+    cax = fig.add_axes(((0.65 + 2 * panel_w + 0.55) / fw, 0.8 / fh + 0.1 * panel_h / fh,
+                        0.2 / fw, 0.8 * panel_h / fh))
+    labelled = False
+    for ax, (name, toward, sign) in zip(axes, (("Front (seen from the front)", -1.0, 1.0),
+                                               ("Back (seen from behind)", 1.0, -1.0)),
+                                        strict=True):
+        # arc length from the panel's midline, + toward the viewer's right
+        def unroll(p: np.ndarray, toward: float = toward, sign: float = sign) -> np.ndarray:
+            x, y = sign * (p[..., 0] - cx), toward * (p[..., 1] - cy)
+            return np.stack([arc(x, y), p[..., 2] / 10.0], axis=-1)
+
+        ang_c = np.arctan2(sign * (c[:, 0] - cx), toward * (c[:, 1] - cy))
+        keep = outward & (np.abs(ang_c) <= 0.5 * math.pi + 0.05)
+        polys = unroll(tri)
+        # no cell straddling the seam behind this panel
+        span = np.ptp(polys[..., 0], axis=1)
+        keep &= span < 0.5 * half
+        idx = np.flatnonzero(keep)
+        idx = idx[np.argsort(rlen[idx], kind="stable")]  # far from the axis drawn last
+        colors = cmap(norm(dose[idx]))
+        colors[dose[idx] <= 0, :3] = _NO_DOSE_RGB
+
+        def project(seg: np.ndarray, unroll: Any = unroll) -> np.ndarray:
+            return unroll(seg)
+
+        ekeep = {lv: (seg, cells) for lv, (seg, cells) in edges.items()}
+        ax.add_collection(_painter_collection(polys, colors, idx, ekeep, project, keep))
+        ax.set_xlim(-half, half)
+        ax.set_ylim(lo_z / 10.0 - 2.0, hi_z / 10.0 + 2.0)
+        ax.set_aspect("equal")
+        ax.set_xticks(np.arange(-10 * math.floor(half / 10), half + 0.1, 10.0))
+        ax.set_yticks(np.arange(10 * math.ceil(lo_z / 100.0), hi_z / 10.0 + 0.1, 10.0))
+        ax.grid(True, color="0.55", lw=0.4, alpha=0.5)
+        ax.set_axisbelow(False)
+        ax.tick_params(labelsize=7)
+        ax.set_title(name, fontsize=10)
+        ax.axvline(0.0, color="0.3", lw=0.8, ls="--")
+        sides = ("patient's right", "patient's left") if toward < 0 else \
+            ("patient's left", "patient's right")
+        ax.text(0.01, 0.995, sides[0], transform=ax.transAxes, ha="left", va="top", fontsize=8,
+                color="0.25")
+        ax.text(0.99, 0.995, sides[1], transform=ax.transAxes, ha="right", va="top",
+                fontsize=8, color="0.25")
+        zones = _zones(ph)
+        tops = [hi_z] + [z for z, _ in zones]
+        for (z, part), ztop in zip(zones, tops, strict=False):
+            ax.axhline(z / 10.0, color="0.35", lw=0.6, ls=":")
+            ax.text(-half + 0.6, z / 10.0 + 0.4, part, fontsize=7, color="0.2", va="bottom",
+                    ha="left", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 0.5})
+            del ztop
+        if zones:
+            ax.text(-half + 0.6, zones[0][0] / 10.0 + 6.0, "head", fontsize=7, color="0.2",
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 0.5})
+        cell = result.psd_cell
+        if cell is not None and keep[cell]:
+            p = unroll(c[cell][None])[0]
+            _mark_psd(ax, p, None if labelled else f"PSD {format_dose(result.psd_gy)}")
+            labelled = True
+    axes[0].set_ylabel("height (cm, top of the head at 0)", fontsize=8)
+    fig.text((0.65 + panel_w + 0.15) / fw, 0.3 / fh,
+             "cm around the body from the midline (along the trunk's surface; limbs beside it)",
+             ha="center", va="bottom", fontsize=8)
+    _dose_colorbar(fig, scale, cax=cax)
+    fig.suptitle(f"Skin map, unrolled ({ph.name}): {_psd_title(result)}", fontsize=11,
+                 y=0.99, va="top")
+    return fig
+
+
+#: The adult's unrolled map under the name ``skindose.dicom_out.image`` looks for.
+plot_unrolled_adult = plot_skin_map
 
 
 def _cylinder_axis(phantom: Any) -> tuple[float, float]:
@@ -297,7 +678,7 @@ def _cylinder_axis(phantom: Any) -> tuple[float, float]:
         return 0.0, -float(params["semi_axis_y_mm"])
     raise ValueError("the unrolled map is drawn for cylinder phantoms only "
                      f"(this phantom is {getattr(phantom, 'name', '?')!r}); "
-                     "pass axis_xy_mm to unroll about another axis")
+                     "pass axis_xy_mm to unroll about another axis, or use plot_skin_map")
 
 
 def plot_unrolled(result: Any, *, ax: Any = None, vmax: float | None = None,
@@ -315,7 +696,7 @@ def plot_unrolled(result: Any, *, ax: Any = None, vmax: float | None = None,
     ax
         Axes to draw into (default: a new figure).
     vmax
-        Top of the colour scale in Gy (default: the PSD).
+        Top of the colour scale in Gy (default: :func:`dose_scale`).
     axis_xy_mm
         (x, y) of the unrolling axis (default: the cylinder's axis; required for other
         phantoms).
@@ -338,16 +719,16 @@ def plot_unrolled(result: Any, *, ax: Any = None, vmax: float | None = None,
     polys = np.stack([phi, tri[..., 2]], axis=-1)
     shifted = polys[seam].copy()
     shifted[..., 0] -= 360.0
-    top = _vmax(result, vmax)
-    norm, cmap = _dose_norm_cmap(top)
+    scale = _scale(result, vmax)
+    norm, cmap = scale.norm_cmap()
     dose = np.asarray(result.dose_gy)[idx]
     colors = cmap(norm(dose))
     colors[dose <= 0, :3] = _NO_DOSE_RGB
     all_polys = np.concatenate([polys, shifted])
     all_colors = np.concatenate([colors, colors[seam]])
     if ax is None:
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(10.5, 6.4))
+        fig = new_figure((10.5, 6.4), layout="constrained")
+        ax = fig.add_subplot()
     fig = ax.figure
     ax.add_collection(PolyCollection(all_polys, facecolors=all_colors, edgecolors=all_colors,
                                      linewidths=0.25, antialiaseds=False))
@@ -365,13 +746,8 @@ def plot_unrolled(result: Any, *, ax: Any = None, vmax: float | None = None,
     if cell is not None and side[cell]:
         c = ph.centroids[cell]
         p = (math.degrees(math.atan2(-(c[0] - cx), c[1] - cy)), c[2])
-        ax.plot(*p, marker="o", ms=13, mfc="none", mec="white", mew=3.0, zorder=5)
-        ax.plot(*p, marker="o", ms=13, mfc="none", mec=_PSD_COLOR, mew=1.6, zorder=6)
-        ax.annotate(f"PSD {format_gy(result.psd_gy)}", p, xytext=(12, 12),
-                    textcoords="offset points", color=_PSD_COLOR, fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
-                          "alpha": 0.85})
-    _dose_colorbar(fig, ax, top, shrink=0.95)
+        _mark_psd(ax, p, f"PSD {format_dose(result.psd_gy)}")
+    _dose_colorbar(fig, scale, ax=ax, shrink=0.95)
     ax.set_title(f"Unrolled skin map ({ph.name}): {_psd_title(result)}", fontsize=11)
     return fig
 
@@ -391,6 +767,9 @@ def _cumulative_kerma(result: Any, counts: np.ndarray) -> np.ndarray | None:
 def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -> Any:
     """PSD accumulated over the procedure, with the 2/3/5 Gy reference levels.
 
+    For a reference-point estimate (no map) the curve is labelled as what it is: the
+    reference-point estimate, a cross-check of the reported K_RP, not a peak skin dose.
+
     Parameters
     ----------
     result
@@ -408,13 +787,13 @@ def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -
         extended to the next level when the PSD (or Σ K_RP) reaches 60 % of it.
     """
     if ax is None:
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(9.0, 4.8))
+        fig = new_figure((9.0, 4.4), layout="constrained")
+        ax = fig.add_subplot()
     fig = ax.figure
     n = np.asarray(result.psd_timeline_event, dtype=np.int64)
     psd = np.asarray(result.psd_timeline_gy, dtype=float)
     if n.size == 0:
-        ax.text(0.5, 0.5, "no PSD timeline (no skin map)", ha="center", va="center",
+        ax.text(0.5, 0.5, "no timeline (no skin map)", ha="center", va="center",
                 transform=ax.transAxes)
         ax.set_axis_off()
         return fig
@@ -422,7 +801,8 @@ def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -
         n = np.concatenate([[0], n])
         psd = np.concatenate([[0.0], psd])
     marker = "o" if n.size <= 60 else None
-    what = ("Reference-point estimate (no map)" if result.is_reference_point_estimate
+    rp = bool(result.is_reference_point_estimate)
+    what = ("Reference-point estimate (no map; Σ K_RP × factors)" if rp
             else "Peak skin dose (map)")
     ax.plot(n, psd, color="#0072B2", lw=2.2, marker=marker, ms=4, label=what)
     peak = float(psd.max())
@@ -436,23 +816,27 @@ def plot_psd_timeline(result: Any, *, ax: Any = None, show_kerma: bool = True) -
     if above and peak >= 0.6 * above[0]:
         ytop = above[0] * 1.08
     if not any(lv <= ytop for lv in _LEVELS_GY):
-        ax.text(0.99, 0.97, f"below the {'/'.join(f'{lv:g}' for lv in _LEVELS_GY)} Gy levels",
-                transform=ax.transAxes, ha="right", va="top", fontsize=9, color="0.35")
+        # top left: the curve ends top right, where its value is labelled
+        ax.text(0.01, 0.97, f"below the {'/'.join(f'{lv:g}' for lv in _LEVELS_GY)} Gy levels",
+                transform=ax.transAxes, ha="left", va="top", fontsize=9, color="0.35")
     ax.set_ylim(0.0, ytop)
     ax.set_xlim(0, max(int(n.max()), 1))
-    for level, color in zip(_LEVELS_GY, ("#E69F00", "#D55E00", "#CC79A7"), strict=True):
+    for level, color in zip(_LEVELS_GY, ("#E69F00", "#D55E00", "#CC79A7"), strict=False):
         if level <= ytop:
             ax.axhline(level, color=color, lw=1.2, ls=":", zorder=1)
             ax.text(0.005, level, f" {level:g} Gy", transform=ax.get_yaxis_transform(),
                     va="bottom", ha="left", color=color, fontsize=9, fontweight="bold")
     final = float(psd[-1])
-    ax.annotate(f"PSD {format_gy(final)}", (n[-1], final), xytext=(-8, 8),
+    tag = "RP estimate" if rp else "PSD"
+    ax.annotate(f"{tag} {format_dose(final)}", (n[-1], final), xytext=(-8, 8),
                 textcoords="offset points", ha="right", color="#0072B2", fontweight="bold")
     ax.set_xlabel("Events included (RDSR order, numbered from 1)")
     ax.set_ylabel("Dose (Gy)")
-    ax.set_title("Peak skin dose over the procedure")
+    ax.set_title("Reference-point estimate over the procedure (no skin map)" if rp
+                 else "Peak skin dose over the procedure")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2, fontsize=9,
+              frameon=False)
     return fig
 
 
@@ -553,14 +937,6 @@ def _projection_words(result: Any, e: Any, bs: Any, rows: np.ndarray) -> str:
     return f"rotation {first} → {format_angles(*_angles_of_direction(bs.w[rows[-1]]))}"
 
 
-def _dose_short(gy: float) -> str:
-    """``60.4 mGy`` below 1 Gy, else ``1.23 Gy``."""
-    gy = float(gy)
-    if gy == 0.0 or not math.isfinite(gy):
-        return format_gy(gy)
-    return f"{_sig3(gy)} Gy" if abs(gy) >= 0.9995 else f"{_sig3(gy * 1e3)} mGy"
-
-
 def _hull(points: np.ndarray) -> np.ndarray:
     """2D convex hull (Andrew's monotone chain), counter-clockwise."""
     pts = sorted({(float(x), float(y)) for x, y in np.asarray(points, dtype=float)})
@@ -602,17 +978,22 @@ def _slab_layers(bs: Any) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def _beam_drawing(ph: Any, bs: Any, rows: np.ndarray) -> list[dict[str, np.ndarray]]:
-    """Per beam row: focal spot, the 4 field corners at the skin depth, the skin point."""
-    from skindose import kernel
+def _beam_drawing(bs: Any, rows: np.ndarray, entry: np.ndarray | None
+                  ) -> list[dict[str, np.ndarray]]:
+    """Per beam row: focal spot, the 4 field corners at the skin depth, the skin point.
 
+    The skin depth is that of the event's stored entrance point
+    (:attr:`EventResult.entrance_point_mm`) along each row's central ray, or the row's
+    source-to-isocentre distance when the event has none (drawn dashed).
+    """
     src = np.asarray(bs.source[rows], dtype=float)
     w = np.asarray(bs.w[rows], dtype=float)
-    t, _ = kernel.first_hit_distance(src, w, ph.triangles)
     out = []
     for k, r in enumerate(rows.tolist()):
-        hit = bool(np.isfinite(t[k]))
-        d = float(t[k]) if hit else float(bs.sod_mm[r])
+        hit = entry is not None
+        d = float(np.dot(entry - src[k], w[k])) if hit else float(bs.sod_mm[r])
+        if not (d > 0 and math.isfinite(d)):
+            d, hit = float(bs.sod_mm[r]), False
         corners = np.array([src[k] + d * (w[k] + su * bs.tan_u[r] * bs.u[r]
                                           + sv * bs.tan_v[r] * bs.v[r])
                             for su, sv in ((1, 1), (-1, 1), (-1, -1), (1, -1))])
@@ -668,9 +1049,9 @@ def plot_beam_geometry(result: Any, beams: Any = None, n_largest: int = 5, *,
         label = (f"RDSR {e.procedure_index + 1} event {e.index + 1}" if multi
                  else f"event {e.index + 1}")
         proj = _projection_words(result, e, bs, rows)
-        label += (f" · {proj}" if proj else "") + f" · max {_dose_short(e.max_dose_gy)}"
-        drawn = _beam_drawing(ph, bs, rows) if rows.size else []
+        label += (f" · {proj}" if proj else "") + f" · max {format_dose(e.max_dose_gy)}"
         entry = None if e.entrance_point_mm is None else np.asarray(e.entrance_point_mm, float)
+        drawn = _beam_drawing(bs, rows, entry) if rows.size else []
         approx = None
         if not drawn and entry is not None:
             w = _event_direction(result, e)
@@ -707,15 +1088,14 @@ def plot_beam_geometry(result: Any, beams: Any = None, n_largest: int = 5, *,
     v_lo, v_hi = -hi[1], -lo[1]  # screen y = -y
 
     if axes is None:
-        plt = _pyplot()
         widths = [s[1] - s[0] for s in spans]
         height = v_hi - v_lo
         panel_h = 5.2
         scale = min(panel_h / height, 11.5 / sum(widths))
         fig_w = sum(widths) * scale + 1.6
         fig_h = height * scale + 1.0 + 0.28 * math.ceil((len(events) + 4) / 2)
-        fig, axes = plt.subplots(1, 2, figsize=(fig_w, fig_h), layout="constrained",
-                                 gridspec_kw={"width_ratios": widths, "wspace": 0.02})
+        fig = new_figure((fig_w, fig_h), layout="constrained")
+        axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": widths, "wspace": 0.02})
     fig = axes[0].figure
     psd_cell = result.psd_cell
     for ax, (sx, sy, title, labels, letters), span in zip(axes, _GEOMETRY_PANELS, spans,
@@ -811,15 +1191,16 @@ def save_figures(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
     Returns
     -------
     dict of str to Path
-        ``dose_views`` (absent for a reference-point estimate), ``unrolled`` (cylinder
-        phantoms only), ``psd_timeline``, ``beam_geometry`` (when any event was placed).
+        ``dose_views`` and ``skin_map`` (absent for a reference-point estimate), ``unrolled``
+        (cylinder phantoms only), ``psd_timeline``, ``beam_geometry`` (when any event was
+        placed).
     """
-    plt = _pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     makers: list[tuple[str, Any]] = []
     if not result.is_reference_point_estimate:
         makers.append(("dose_views", lambda: plot_dose_views(result)))
+        makers.append(("skin_map", lambda: plot_skin_map(result)))
         try:
             _cylinder_axis(result.phantom)
             makers.append(("unrolled", lambda: plot_unrolled(result)))
@@ -832,10 +1213,8 @@ def save_figures(result: Any, out_dir: str | os.PathLike[str], *, beams: Any = N
     paths: dict[str, Path] = {}
     for name, make in makers:
         fig = make()
-        try:
-            path = out / f"{name}.png"
-            fig.savefig(path, dpi=dpi, facecolor="white", bbox_inches="tight")
-            paths[name] = path
-        finally:
-            plt.close(fig)
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=dpi, facecolor="white", bbox_inches="tight",
+                    metadata={"Software": None})
+        paths[name] = path
     return paths

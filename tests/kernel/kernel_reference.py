@@ -66,12 +66,73 @@ def slab_length(s, d, dist, center, axes, half):
     return np.where(~miss & (tf > tn), (tf - tn) * dist, 0.0)
 
 
+def clip_half(pts, axis, sign, lim):
+    """Sutherland–Hodgman: the part of polygon ``pts`` (list of (a, b)) with sign*x <= lim."""
+    out = []
+    n = len(pts)
+    if n == 0:
+        return out
+    prev = pts[n - 1]
+    fp = sign * prev[axis] - lim
+    for cur in pts:
+        fc = sign * cur[axis] - lim
+        if fc <= 0.0:
+            if fp > 0.0:
+                t = fp / (fp - fc)
+                out.append((prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1])))
+            out.append(cur)
+        elif fp <= 0.0:
+            t = fp / (fp - fc)
+            out.append((prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1])))
+        prev = cur
+        fp = fc
+    return out
+
+
+def twice_area(pts):
+    """Shoelace: twice the signed area of a polygon."""
+    s = 0.0
+    n = len(pts)
+    for k in range(n):
+        a = pts[k]
+        b = pts[k + 1] if k + 1 < n else pts[0]
+        s += a[0] * b[1] - b[0] * a[1]
+    return s
+
+
+def coverage(tri_ab, tu, tv):
+    """(fraction, ca, cb) of a projected triangle inside |a| <= tu, |b| <= tv."""
+    whole = abs(twice_area(tri_ab))
+    if not whole > 0.0:
+        return 0.0, 0.0, 0.0
+    pts = clip_half(list(tri_ab), 0, 1.0, tu)
+    pts = clip_half(pts, 0, -1.0, tu)
+    pts = clip_half(pts, 1, 1.0, tv)
+    pts = clip_half(pts, 1, -1.0, tv)
+    if len(pts) < 3:
+        return 0.0, 0.0, 0.0
+    part = abs(twice_area(pts))
+    ca = 0.0
+    cb = 0.0
+    for a, b in pts:
+        ca += a
+        cb += b
+    return min(1.0, part / whole), ca / len(pts), cb / len(pts)
+
+
 def reference_accumulate_dose(
     centroids, normals, triangles, source, u, v, w, tan_u, tan_v, kerma, srp_mm,
     slab_log_t0, slab_center, slab_axes, slab_half, max_path_factor,
-    inverse_square=True, occlusion=True,
+    inverse_square=True, occlusion=True, stats=None,
 ):  # fmt: skip
-    """Dose per cell (n,) and per-beam maximum (e,), brute force (see skindose.kernel)."""
+    """Dose per cell (n,) and per-beam maximum (e,), brute force (see skindose.kernel).
+
+    Every cell: faces the source (centroid), all three vertices in front of the focal spot,
+    fraction of its projected triangle inside the field (1 when all vertices are inside),
+    occlusion along the ray from its centroid (if the centroid is in the field) or from the
+    point of its plane seen at the centre of the covered part, against every other triangle.
+    ``stats`` (a dict) receives counts of partial, occluded and slab-crossing lit pairs.
+    """
     c = np.asarray(centroids, dtype=float)
     nrm = np.asarray(normals, dtype=float)
     tri = np.asarray(triangles, dtype=float)
@@ -82,29 +143,81 @@ def reference_accumulate_dose(
     n = c.shape[0]
     out = np.zeros(n)
     emax = np.zeros(len(source))
+    st = {"partial": 0, "partial_centroid_out": 0, "occluded": 0, "slab": 0, "lit": 0}
     for i in range(len(source)):
         s = source[i]
-        dx = c[:, 0] - s[0]
-        dy = c[:, 1] - s[1]
-        dz = c[:, 2] - s[2]
-        dw = dx * w[i, 0] + dy * w[i, 1] + dz * w[i, 2]
-        du = dx * u[i, 0] + dy * u[i, 1] + dz * u[i, 2]
-        dv = dx * v[i, 0] + dy * v[i, 1] + dz * v[i, 2]
-        in_field = (dw > 0.0) & (np.abs(du) <= tan_u[i] * dw) & (np.abs(dv) <= tan_v[i] * dw)
+        ui, vi, wi = u[i], v[i], w[i]
+        tu, tv = float(tan_u[i]), float(tan_v[i])
+        # vertices in the beam frame (same expressions as the kernel)
+        du = np.empty((n, 3))
+        dv = np.empty((n, 3))
+        dw = np.empty((n, 3))
+        for k in range(3):
+            dx = tri[:, k, 0] - s[0]
+            dy = tri[:, k, 1] - s[1]
+            dz = tri[:, k, 2] - s[2]
+            du[:, k] = dx * ui[0] + dy * ui[1] + dz * ui[2]
+            dv[:, k] = dx * vi[0] + dy * vi[1] + dz * vi[2]
+            dw[:, k] = dx * wi[0] + dy * wi[1] + dz * wi[2]
+        front = np.all(dw > 0.0, axis=1)
+        inside = np.all((np.abs(du) <= tu * dw) & (np.abs(dv) <= tv * dw), axis=1)
         fx = s[0] - c[:, 0]
         fy = s[1] - c[:, 1]
         fz = s[2] - c[:, 2]
         facing = nrm[:, 0] * fx + nrm[:, 1] * fy + nrm[:, 2] * fz > 0.0
+        dx = c[:, 0] - s[0]
+        dy = c[:, 1] - s[1]
+        dz = c[:, 2] - s[2]
         dist2 = dx * dx + dy * dy + dz * dz
         dist = np.sqrt(dist2)
-        lit = in_field & facing
+        dwc = dx * wi[0] + dy * wi[1] + dz * wi[2]
+        duc = dx * ui[0] + dy * ui[1] + dz * ui[2]
+        dvc = dx * vi[0] + dy * vi[1] + dz * vi[2]
+        frac = np.zeros(n)
+        origin = c.copy()
+        lifted = np.zeros(n, dtype=bool)
+        if not (tu > 0.0 and tv > 0.0):
+            continue  # no field
+        for j in np.flatnonzero(facing & front):
+            if inside[j]:
+                frac[j] = 1.0
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ab = [(du[j, k] / dw[j, k], dv[j, k] / dw[j, k]) for k in range(3)]
+            f, ca, cb = coverage(ab, tu, tv)
+            frac[j] = f
+            if not f > 0.0:
+                continue
+            st["partial"] += 1
+            if dwc[j] > 0.0 and abs(duc[j]) <= tu * dwc[j] and abs(dvc[j]) <= tv * dwc[j]:
+                continue  # occlusion ray from the centroid
+            st["partial_centroid_out"] += 1
+            # same order as the kernel: (w + ca u) + cb v
+            r = np.array([wi[0] + ca * ui[0] + cb * vi[0], wi[1] + ca * ui[1] + cb * vi[1],
+                          wi[2] + ca * ui[2] + cb * vi[2]])
+            a1, a2 = e1[j], e2[j]
+            nn = (a1[1] * a2[2] - a1[2] * a2[1], a1[2] * a2[0] - a1[0] * a2[2],
+                  a1[0] * a2[1] - a1[1] * a2[0])
+            den = nn[0] * r[0] + nn[1] * r[1] + nn[2] * r[2]
+            tt = 0.0
+            if den != 0.0:
+                tt = (nn[0] * (v0[j, 0] - s[0]) + nn[1] * (v0[j, 1] - s[1])
+                      + nn[2] * (v0[j, 2] - s[2])) / den
+            if tt > 0.0:
+                origin[j] = (s[0] + tt * r[0], s[1] + tt * r[1], s[2] + tt * r[2])
+                lifted[j] = True
+        lit = frac > 0.0
         if occlusion:
             for j in np.flatnonzero(lit):
-                f = np.array([[fx[j], fy[j], fz[j]]])
-                t = ray_triangles(c[j : j + 1], f, v0, e1, e2)[0]
+                o = origin[j]
+                f = np.array([[s[0] - o[0], s[1] - o[1], s[2] - o[2]]])
+                od = float(np.sqrt(f[0, 0] * f[0, 0] + f[0, 1] * f[0, 1] + f[0, 2] * f[0, 2]))
+                tmin = OCCLUSION_EPS_MM / (od if lifted[j] else dist[j])
+                t = ray_triangles(o[None, :], f, v0, e1, e2)[0]
                 t[j] = np.inf
-                if np.any((t > OCCLUSION_EPS_MM / dist[j]) & (t < 1.0)):
+                if np.any((t > tmin) & (t < 1.0)):
                     lit[j] = False
+                    st["occluded"] += 1
         dose = np.where(lit, kerma[i], 0.0)
         if inverse_square:
             dose = dose * (srp_mm[i] * srp_mm[i] / dist2)
@@ -113,8 +226,13 @@ def reference_accumulate_dose(
             length = slab_length(s, d, dist, slab_center, slab_axes, slab_half)
             factor = np.exp(slab_log_t0[i] * np.minimum(length / thickness, max_path_factor))
             dose = np.where(length > 0.0, dose * factor, dose)
+            st["slab"] += int(np.count_nonzero(lit & (length > 0.0)))
+        dose = dose * frac
+        st["lit"] += int(np.count_nonzero(lit))
         out += dose
         emax[i] = dose.max(initial=0.0)
+    if stats is not None:
+        stats.update(st)
     return out, emax
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import pytest
 import trimesh
+
+#: Skip a test under ``NUMBA_DISABLE_JIT=1`` (the kernel then runs as plain Python): the
+#: large scenes take minutes there; the small ones still exercise every line of the kernel.
+needs_jit = pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") == "1",
+                               reason="large scene: too slow without the JIT")
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

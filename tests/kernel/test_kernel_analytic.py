@@ -65,19 +65,47 @@ def test_inverse_square_on_flat_grid(parallel):
     np.testing.assert_array_equal(flat, 2.0)
 
 
-def test_out_of_field_cells_are_exactly_zero():
+def test_field_edges_cut_cells_by_area():
+    # Normal incidence on the plane z = 0 from 600 mm: the field is the rectangle
+    # |x| <= 40.3, |y| <= 25.7 at z = 0. Cells wholly outside get exactly 0, cells wholly
+    # inside exactly the full dose, cut cells the fraction of their area inside, so that the
+    # dose integral is exactly the rectangle's area (inverse square off: dose = K * fraction).
     tri, cen, nrm = flat_grid()
-    beam = one_beam(**DOWN, tan_u=40.3 / 600.0, tan_v=25.7 / 600.0)
+    hx, hy = 40.3, 25.7
+    beam = one_beam(**DOWN, tan_u=hx / 600.0, tan_v=hy / 600.0, kerma=2.0)
     emax = np.full(1, -1.0)
-    dose = accumulate_dose(cen, nrm, tri, **beam, **NO_SLAB, event_max=emax)
-    depth = 600.0 - cen[:, 2]
-    inside = (np.abs(cen[:, 0]) <= 40.3 / 600.0 * depth) & (
-        np.abs(cen[:, 1]) <= 25.7 / 600.0 * depth
-    )
-    assert 10 < inside.sum() < len(cen)
-    assert np.all(dose[~inside] == 0.0)
-    assert np.all(dose[inside] > 0.0)
-    assert emax[0] == dose.max()
+    dose = accumulate_dose(cen, nrm, tri, **beam, **NO_SLAB, event_max=emax,
+                           inverse_square=False)
+    x, y = tri[:, :, 0], tri[:, :, 1]
+    inside = np.all((np.abs(x) <= hx) & (np.abs(y) <= hy), axis=1)
+    outside = (np.all(x >= hx, 1) | np.all(x <= -hx, 1)
+               | np.all(y >= hy, 1) | np.all(y <= -hy, 1))
+    cut = ~inside & ~outside
+    assert inside.sum() > 10 and cut.sum() > 10
+    assert np.all(dose[outside] == 0.0)
+    assert np.all(dose[inside] == 2.0)
+    assert np.all((dose[cut] >= 0.0) & (dose[cut] < 2.0))  # a corner may miss the triangle
+    assert np.count_nonzero(dose[cut]) > 10
+    areas = 0.5 * np.abs(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2])
+    np.testing.assert_allclose(np.sum(dose * areas), 2.0 * (2 * hx) * (2 * hy), rtol=1e-12)
+    assert emax[0] == dose.max() == 2.0
+
+
+def test_cut_cell_fraction_by_sampling():
+    # One 10 mm right triangle cut by the field edge x = 3.7 (mm at z = 0, normal incidence):
+    # the kernel's fraction against a fine point count of the triangle's part with x <= 3.7.
+    tri = np.array([[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [10.0, 10.0, 0.0]]])
+    cen = tri.mean(axis=1)
+    nrm = np.array([[0.0, 0.0, 1.0]])
+    beam = one_beam(source=(0, 0, 600), w=(0, 0, -1), u=(1, 0, 0),
+                    tan_u=3.7 / 600.0, tan_v=0.5)
+    dose = accumulate_dose(cen, nrm, tri, **beam, **NO_SLAB, inverse_square=False)
+    g = (np.arange(2000) + 0.5) / 2000 * 10.0
+    xx, yy = np.meshgrid(g, g)
+    in_tri = yy <= xx
+    frac = np.count_nonzero(in_tri & (xx <= 3.7)) / np.count_nonzero(in_tri)
+    assert dose[0] / 2.0 == pytest.approx(frac, abs=2e-3)
+    assert dose[0] / 2.0 == pytest.approx(3.7**2 / 100.0, rel=1e-12)  # (3.7² / 2) / (10² / 2)
 
 
 def test_behind_the_source_is_zero():

@@ -106,8 +106,48 @@ def _ray_crossings(origin: np.ndarray, direction: np.ndarray, tri: np.ndarray) -
     return int(np.count_nonzero(hit))
 
 
+_DIRECTION = np.array([0.5773502691896258, 0.5773502691896258, 0.5773502691896258])
+_DIRECTION += np.array([1e-3, -2e-3, 3e-3])  # avoid rays along edges of axis-aligned meshes
+_DIRECTION /= np.linalg.norm(_DIRECTION)
+# an orthonormal basis of the plane perpendicular to the ray direction
+_BASIS_A = np.cross(_DIRECTION, [0.0, 0.0, 1.0])
+_BASIS_A /= np.linalg.norm(_BASIS_A)
+_BASIS_B = np.cross(_DIRECTION, _BASIS_A)
+#: slack (mm) of the projected bounding boxes: far above rounding (~1e-13 mm), far below a cell
+_SLACK_MM = 1e-3
+_PREPARED: dict[int, tuple[np.ndarray, tuple]] = {}
+
+
+def _prepared(tri: np.ndarray) -> tuple:
+    """Per-mesh data, computed once per (read-only) triangle array: bounds and the 2-D boxes.
+
+    Each triangle is projected along the ray direction onto the plane spanned by
+    ``_BASIS_A``/``_BASIS_B``; a ray from a point can only cross a triangle whose projected box
+    (with ``_SLACK_MM``) contains the point's projection, so the exact Möller–Trumbore test
+    runs on those few triangles only and counts exactly the same crossings.
+    """
+    hit = _PREPARED.get(id(tri))
+    if hit is not None and hit[0] is tri:
+        return hit[1]
+    flat = tri.reshape(-1, 3)
+    lo, hi = flat.min(axis=0), flat.max(axis=0)
+    pa = (tri @ _BASIS_A)  # (n, 3)
+    pb = (tri @ _BASIS_B)
+    boxes = (pa.min(axis=1) - _SLACK_MM, pa.max(axis=1) + _SLACK_MM,
+             pb.min(axis=1) - _SLACK_MM, pb.max(axis=1) + _SLACK_MM)
+    data = (lo, hi, boxes)
+    if not tri.flags.writeable:  # only immutable meshes are cached (phantom arrays are)
+        if len(_PREPARED) >= 8:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[id(tri)] = (tri, data)
+    return data
+
+
 def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
     """Whether each point lies inside the (closed) phantom surface, by ray-crossing parity.
+
+    One ray per point; the per-mesh data (bounds, projected triangle boxes) is computed once
+    per phantom and reused, so a call costs well under a millisecond per point.
 
     Parameters
     ----------
@@ -120,17 +160,18 @@ def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
     -------
     (k,) bool
     """
-    tri = np.asarray(phantom.triangles, dtype=float)
+    tri = phantom.triangles
+    if not (isinstance(tri, np.ndarray) and tri.dtype == np.float64):
+        tri = np.asarray(tri, dtype=float)
     pts = np.atleast_2d(np.asarray(points, dtype=float))
-    lo, hi = tri.reshape(-1, 3).min(axis=0), tri.reshape(-1, 3).max(axis=0)
-    direction = np.array([0.5773502691896258, 0.5773502691896258, 0.5773502691896258])
-    direction += np.array([1e-3, -2e-3, 3e-3])  # avoid rays along edges of axis-aligned meshes
-    direction /= np.linalg.norm(direction)
+    lo, hi, (a_lo, a_hi, b_lo, b_hi) = _prepared(tri)
     out = np.zeros(len(pts), dtype=bool)
     for i, p in enumerate(pts):
         if np.any(p < lo) or np.any(p > hi):
             continue
-        out[i] = _ray_crossings(p, direction, tri) % 2 == 1
+        pa, pb = p @ _BASIS_A, p @ _BASIS_B
+        cand = np.flatnonzero((a_lo <= pa) & (pa <= a_hi) & (b_lo <= pb) & (pb <= b_hi))
+        out[i] = _ray_crossings(p, _DIRECTION, tri[cand]) % 2 == 1
     return out
 
 

@@ -1,85 +1,109 @@
-"""Occlusion-correct skin-dose kernel: beams × skin cells → dose per cell (design.md §9).
+"""Coverage- and occlusion-correct skin-dose kernel: beams × skin cells → dose per cell.
 
 The public functions here validate and pack their inputs, then call the Numba kernels of
-:mod:`skindose.kernel._numba` (``@njit(cache=True)``, fastmath off, parallel over skin cells,
-race-free). The tests hold a slow, obvious NumPy twin (``tests/kernel/kernel_reference.py``)
-that the kernel must match to 1e-9 relative.
+:mod:`skindose.kernel._numba` (``@njit(cache=True)``, fastmath off). The tests hold a slow,
+obvious NumPy twin (``tests/kernel/kernel_reference.py``) that the kernel must match to 1e-9
+relative. This package imports nothing from geometry, physics, compute, dosemap, report,
+plotting or cli.
 
-Rule for one beam i and one cell j (all must hold for cell j to receive dose):
+Rule for one beam i and one cell j (triangle j, centroid c_j, normal n_j)
+-----------------------------------------------------------------------
+With d = x − S_i for a point x, the beam's projective coordinates of x are
+``a = d·u / d·w`` and ``b = d·v / d·w``; the field is the rectangle ``|a| <= tan_u``,
+``|b| <= tan_v`` (the pyramid, boundary included).
 
-1. *In the field*: with d = c_j − S_i, ``d·w > 0``, ``|d·u| <= tan_u·(d·w)`` and
-   ``|d·v| <= tan_v·(d·w)`` (the centroid lies inside the beam pyramid; boundary included).
-2. *Faces the source*: ``n_j · (S_i − c_j) > 0``.
-3. *Not occluded* (when ``occlusion``): the segment c_j + t·(S_i − c_j) meets no triangle
-   k ≠ j at ``eps < t < 1`` where ``eps = OCCLUSION_EPS_MM / |S_i − c_j|``, i.e. hits closer
-   than 1e-3 mm to the centroid are ignored (they are the cell's own surface, seen through
-   rounding), as are hits beyond the source. The ray–triangle test is two-sided
-   Möller–Trumbore with inclusive barycentric bounds; a ray exactly parallel to a triangle's
-   plane (determinant exactly 0) misses it. Like any non-watertight test, a ray passing
-   exactly through a shared edge or vertex may slip between two triangles; that is a
-   measure-zero event.
+1. *Faces the source*: ``n_j · (S_i − c_j) > 0``; and all three vertices lie in front of the
+   focal spot (``d·w > 0``; a cell reaching behind the focal spot's plane gets nothing).
+2. *Covered fraction* f_ij: the area of the cell's projected triangle inside the field
+   rectangle over the projected triangle's area (exact clipping, Sutherland–Hodgman on the
+   four edges, shoelace areas, capped at 1). A cell whose three vertices pass the pyramid
+   test ``|d·u| <= tan_u (d·w)``, ``|d·v| <= tan_v (d·w)`` has f = 1 exactly, i.e. it gets
+   bit for bit what the centroid kernel gave it; f = 0 gives nothing. A field smaller than a
+   cell therefore puts its dose on the cells it covers, area-weighted: there is no separate
+   small-field rescue any more.
+3. *Not occluded* (when ``occlusion``): one ray per cell, from its *origin* o to S_i: the
+   centroid when the centroid lies in the pyramid (so every cell the centroid kernel lit gets
+   the same decision), otherwise the point of the cell's plane seen at the centre of the
+   covered part (vertex mean of the clipped polygon). The segment o + t·(S_i − o) must meet
+   no triangle k ≠ j at ``eps < t < 1`` with ``eps = OCCLUSION_EPS_MM / |S_i − o|``
+   (Möller–Trumbore, two-sided, inclusive barycentric bounds; a ray exactly parallel to a
+   triangle's plane misses it). Partial shadowing at silhouettes is per cell: a cell half
+   in an arm's shadow is lit or dark as its origin is; the error is bounded by the cells along
+   the shadow's edge and shrinks with the cell size. It costs nothing extra.
 
 Dose added to ``out[j]``::
 
-    kerma_i * (srp_i / |c_j - S_i|)**2 * exp(slab_log_t0_i * min(L_ij / thickness, max_path_factor))
+    kerma_i * (srp_i / |c_j - S_i|)**2
+            * exp(slab_log_t0_i * min(L_ij / thickness, max_path_factor)) * f_ij
 
 with the inverse-square factor 1 when ``inverse_square=False`` and L_ij the length (mm) of
 the segment S_i → c_j inside the table+mattress slab (an oriented box; 0 when it misses).
+Consequence (tests/kernel/test_kernel_coverage.py): for a field wholly on the skin,
+``Σ_j dose_j area_j cos φ_j = K srp² Ω`` (Ω the pyramid's solid angle) within 0.1 % on the
+plane (fields 20–300 mm at the detector, cells 0.25–4 cm², 0°/30°/60°), the cylinder and the
+adult trunk.
 
-Acceleration: why a BVH (plus cluster culling)
-----------------------------------------------
-Two costs dominate: testing every (beam, cell) pair against the pyramid, and the occlusion
-ray of each in-field, source-facing cell.
+Exact clipping, not sub-cell sampling (measured)
+------------------------------------------------
+``benchmarks/run.py`` (kernel coverage table, ``benchmarks/README.md``) compares, on the
+plane, the centroid rule, a fixed 16-point sub-cell pattern and exact clipping. Sampling
+leaves errors of the order of 1/16 of a cell per edge cell: up to +29 % for a 20 mm field on
+4 cm² cells, −7 % at 100 mm (and it still needs a rescue below a cell); exact clipping is
+within 0.1 % everywhere. Its cost falls only on cells cut by a field edge (clipping a
+triangle by four lines, ≈ 50 flops, a few % of the in-field cells), i.e. it is cheaper than
+16 pyramid tests on every in-field cell. Hence exact clipping.
 
-* **Pyramid culling by cell clusters.** :func:`prepare` groups the cells into spatially
-  compact clusters of at most ``CLUSTER_SIZE`` (32) cells (the leaves of a second
-  median-split tree); a cluster whose padded bounding ball lies outside a beam's pyramid
-  skips all its cells. The kernel runs in parallel over clusters (each owns its cells' sums),
-  with the cells stored cluster-contiguous. Measured (92,160 cells, 1,000 beams, no
-  occlusion, one core): 0.21–0.32 ms per beam against 1.1 ms when testing every cell.
-* **Occlusion: brute force** (every triangle per ray) is O(n) per ray: 0.16 M cell-events/s
-  at 23,040 triangles and 0.045 M at 92,160 — unusable.
-* **Occlusion: BVH** (median split on the longest centroid axis, leaves of ≤ 4 triangles —
-  1 to 16 measured within noise — flattened into two packed arrays, iterative any-hit
-  traversal with a per-thread stack). Built once per phantom in Numba (0.1 s at 23k, 0.4 s
-  at 92k triangles). Exact: the node boxes are padded, so they only prune triangles that the
-  exact test would reject, and the decisions are those of brute force. About 0.6–0.7 µs of
-  CPU per occlusion ray at 92k triangles, i.e. O(log n).
-* **Per-event depth map** (rasterise the triangles into a z-buffer in the beam's
-  (d·u/d·w, d·v/d·w) plane) is approximate at pixel scale, so it would still need the exact
-  test wherever it is ambiguous (silhouettes, depth discontinuities, cells near the field
-  edge), and it costs O(triangles in the field) per beam. Against a BVH that is exact and
-  needs no tuning this did not pay for its complexity, so it was not built. (An exact
-  per-event 2D bin grid of the in-field triangles, queried at each cell's projected point,
-  is the natural next step if occlusion must get faster.)
+Occlusion: a per-event visibility grid (and why)
+------------------------------------------------
+* **Per event** the in-field triangles (those of the clusters that meet the pyramid, with
+  vertices in front of the focal spot, whose projected box meets the field, padded by
+  ``PROJ_PAD``) are binned by their padded projected bounding box into a 2-D grid over the
+  field (bin ≈ ``GRID_DENSITY`` × the mean projected box). A segment from an origin inside
+  the pyramid to S_i projects to the single point (a_o, b_o), so any triangle it meets
+  covers that point and is in that point's bin: the grid's candidate list is a superset,
+  and the exact Möller–Trumbore test on the candidates makes the *same* decisions as the
+  previous BVH (asserted bit-identical on the twin scenes and in the benchmark). Two cheap
+  exact prefilters: a triangle whose nearest vertex is deeper than the origin, or whose
+  projected triangle misses (a_o, b_o) by more than ``PROJ_PAD``, cannot be hit. Triangles
+  straddling the focal spot's plane, or covering more than ``GRID_MAX_SPAN`` bins, are
+  tested by every ray.
+* **Closed meshes** (``prepare(..., closed=True)``; ``Phantom.accel`` when the mesh is
+  watertight and consistently wound): only source-facing triangles enter the grid. A segment
+  from the skin to the focal spot (both outside every closed surface) that crosses a closed
+  surface must leave it through a source-facing triangle, so the decisions are unchanged
+  (bit-identical to the BVH on the benchmark scenes and on the closed twin scenes); only
+  exact edge or vertex hits could differ, as for any non-watertight ray test.
+* The BVH stays (median split, leaves of ≤ 4 triangles) for :func:`first_hit_distance` and
+  as ``occlusion_structure="bvh"`` for tests and benchmarks.
+* **Measured** (``benchmarks/README.md``, 2-core machine shared with 7 other jobs, load 5–10,
+  CPU time of one thread): the grid is 1.3–2× faster than the BVH, but occlusion-on still
+  costs 2.5–3.3× occlusion-off (target 1.5×): per event the grid build (≈ 50 ns per in-field
+  triangle) and the queries (≈ 100 ns per lit cell) are each about as costly as the
+  projection pass that occlusion-off does anyway.
 
-Measured with ``benchmarks/kernel_quick.py`` (synthetic trunk + arms, beams with 12–15 cm
-fields at 60 cm, slab on; the 2-core machine was shared with other jobs at load ≈ 4.5, so the
-parallel variant showed no gain over the serial one in these runs):
+Parallel work and determinism
+-----------------------------
+The events of a block (``EVENT_BLOCK``) run in parallel, each event computing its list of
+(cell, dose) pairs into its own slice of one buffer; then one thread adds the pairs into
+``out`` in event order. Each cell thus sums its events in event order whatever the number of
+threads: 1 thread, 2 threads and the serial variant give bit-identical maps. (The previous
+kernel ran in parallel over cell clusters within each event block; the clusters lit by a
+beam are few, so the static schedule left one thread idle much of the time.)
 
-====================  ========  ===========  ================  ==================
-cells (= triangles)   beams     occlusion    ms per beam       M cell-events/s
-====================  ========  ===========  ================  ==================
-92,160                1,000     off          0.32–0.35         267–287
-92,160                1,000     on           1.9–2.0           46–48
-23,040                1,000     off          0.14              169
-23,040                1,000     on           0.53              43
-====================  ========  ===========  ================  ==================
-
-About 1,460 (92k) and 365 (23k) cells per beam are in the field and face the source; 17 %
-of them are occluded in this scene.
-
-Use :func:`prepare` to build the structure once per phantom and pass it as ``accel=``; without
-it, :func:`accumulate_dose` builds one and keeps the last few in a small cache keyed by a
-hash of the triangle array (Python-side only: jitted code reads no globals).
+Acceleration structure and per-call cost
+----------------------------------------
+:func:`prepare` builds an :class:`Accel` once per mesh (BVH, cell clusters of at most
+``CLUSTER_SIZE`` cells with padded bounding balls over their vertices, the cell arrays in
+cluster order). A :class:`~skindose.phantoms.Phantom` holds its own (``phantom.accel``, built
+on first use): there is no module-level cache, no hashing and no lock around it. A call that
+passes the phantom's own arrays (identity) does no per-call validation, reordering or
+ball computation; other arrays are checked against a strided sample of the mesh.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numba
@@ -89,68 +113,86 @@ from numpy.typing import ArrayLike, NDArray
 from skindose.errors import GeometryError
 from skindose.kernel import _numba
 
-__all__ = ["OCCLUSION_EPS_MM", "Accel", "accumulate_dose", "first_hit_distance", "prepare"]
+__all__ = [
+    "OCCLUSION_EPS_MM", "Accel", "accumulate_dose", "first_hit_distance", "prepare",
+]  # fmt: skip
 
-#: Hits on the occlusion segment closer than this to the cell centroid are ignored (mm).
+#: Hits on the occlusion segment closer than this to the ray origin are ignored (mm).
 OCCLUSION_EPS_MM = 1e-3
-#: Most triangles per BVH leaf.
+#: Most triangles per BVH leaf (the BVH serves :func:`first_hit_distance`).
 LEAF_SIZE = 4
-#: Most cells per cluster (the unit of pyramid culling and of parallel work).
+#: Most cells per cluster (the unit of pyramid culling).
 CLUSTER_SIZE = 32
-#: Events per block: a block's rows stay in cache while every cell sweeps over it.
-EVENT_BLOCK = 256
-_STACK_SIZE = 128
-_CACHE_SIZE = 4
+#: Events per block: the events of a block run in parallel, then their pairs are summed.
+EVENT_BLOCK = 128
+#: Visibility-grid bin width, in units of the mean projected box of the in-field triangles.
+GRID_DENSITY = 0.5
+#: A triangle whose projected box covers more bins than this is tested by every ray instead.
+GRID_MAX_SPAN = 64
+#: Padding of projected boxes and of the pyramid cull, in tangent units (≈ 0.6 µm at 60 cm).
+PROJ_PAD = 1e-9
+_SAMPLE_ROWS = 4096
+_OCCLUSION_MODES = {"grid": 1, "bvh": 2}
+
+_WORKQUEUE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Accel:
-    """A bounding-volume hierarchy over a triangle mesh, ready for the kernels.
+    """Everything the kernels need about one triangle mesh, built once by :func:`prepare`.
 
-    Build it with :func:`prepare`. All arrays are read-only.
+    A phantom holds one (:attr:`skindose.phantoms.Phantom.accel`, built on first use). All
+    arrays are read-only.
 
     Attributes
     ----------
     n_triangles
-        Number of triangles indexed.
-    key, sample_key
-        Hashes of the triangle array it was built from (whole array; a strided sample).
-    node_box
-        (m, 6) float64 padded node boxes (min xyz, max xyz).
-    node_link
-        (m, 3) int64 first child (-1 for a leaf; the second is first + 1), leaf start,
-        leaf count (a leaf's run of BVH-ordered triangles).
-    tri_geom
-        (k, 9) float64 first vertex and edges ``v1 - v0``, ``v2 - v0`` in BVH order.
-    tri_id
-        (k,) int64 original index of each BVH-ordered triangle.
+        Number of triangles (= skin cells).
+    triangles
+        The validated (k, 3, 3) array it was built from (checked by identity on each call).
+    sample
+        A strided copy of ``triangles`` (at most 4,096 rows): a cheap check that an array
+        passed with this structure is the one it was built from.
+    node_box, node_link, tri_geom, tri_id
+        The BVH (see :mod:`skindose.kernel._numba`), for :func:`first_hit_distance`.
     cell_order, cluster_start
-        (k,) int64 and (c + 1,) int64: cluster ``i`` holds cells
-        ``cell_order[cluster_start[i]:cluster_start[i + 1]]`` (spatially compact groups of
-        at most ``CLUSTER_SIZE`` cells, culled together against each beam's pyramid).
-    cluster_perm
-        (c,) int64 a fixed shuffle of the clusters (balances the parallel schedule).
+        (k,) and (c + 1,) int64: cluster ``i`` holds cells
+        ``cell_order[cluster_start[i]:cluster_start[i + 1]]`` (spatially compact groups of at
+        most ``CLUSTER_SIZE`` cells, culled together against each beam's pyramid).
+    cluster_ball
+        (c, 4) float64 padded bounding balls (x, y, z, r) of each cluster's vertices.
+    verts, mt
+        (k, 9) float64 in cluster order: the three vertices; ``v0, v1 - v0, v2 - v0``.
+    closed
+        The mesh is closed (watertight, consistently wound, normals outward): occlusion then
+        needs only the source-facing triangles (see the module docstring).
+    centroids, normals
+        The cell arrays given to :func:`prepare` (or None), recognised by identity.
+    centroids_sorted, normals_sorted
+        The same in cluster order (or None).
     """
 
     n_triangles: int
-    key: bytes
-    sample_key: bytes
+    triangles: NDArray[np.float64]
+    sample: NDArray[np.float64]
     node_box: NDArray[np.float64]
     node_link: NDArray[np.int64]
     tri_geom: NDArray[np.float64]
     tri_id: NDArray[np.int64]
     cell_order: NDArray[np.int64]
     cluster_start: NDArray[np.int64]
-    cluster_perm: NDArray[np.int64]
+    cluster_ball: NDArray[np.float64]
+    verts: NDArray[np.float64]
+    mt: NDArray[np.float64]
+    closed: bool = False
+    centroids: NDArray[np.float64] | None = None
+    normals: NDArray[np.float64] | None = None
+    centroids_sorted: NDArray[np.float64] | None = None
+    normals_sorted: NDArray[np.float64] | None = None
 
-    def arrays(self) -> tuple[NDArray, ...]:
+    def bvh(self) -> tuple[NDArray, ...]:
         """The four BVH arrays in the order the kernels take them."""
         return (self.node_box, self.node_link, self.tri_geom, self.tri_id)
-
-
-_ACCEL_CACHE: OrderedDict[bytes, Accel] = OrderedDict()
-_ACCEL_LOCK = threading.Lock()
-_WORKQUEUE_LOCK = threading.Lock()
 
 
 def _float_array(name: str, x: ArrayLike, shape: tuple[int | None, ...]) -> NDArray[np.float64]:
@@ -171,80 +213,115 @@ def _float_array(name: str, x: ArrayLike, shape: tuple[int | None, ...]) -> NDAr
     return a
 
 
-def _triangle_key(tri: NDArray[np.float64]) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(str(tri.shape).encode())
-    h.update(tri.tobytes())
-    return h.digest()
-
-
-def _sample_key(tri: NDArray[np.float64]) -> bytes:
-    step = max(1, tri.shape[0] // 4096)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(str(tri.shape).encode())
-    h.update(np.ascontiguousarray(tri[::step]).tobytes())
-    return h.digest()
-
-
 def _readonly(a: NDArray) -> NDArray:
+    a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
 
 
-def prepare(triangles: ArrayLike, *, leaf_size: int = LEAF_SIZE) -> Accel:
-    """Build the ray-casting acceleration structure (a BVH) for a triangle mesh.
+def _sample(tri: NDArray[np.float64]) -> NDArray[np.float64]:
+    step = max(1, tri.shape[0] // _SAMPLE_ROWS)
+    return _readonly(tri[::step].copy())
+
+
+def _bvh_arrays(tri: NDArray[np.float64], leaf_size: int = LEAF_SIZE) -> tuple[NDArray, ...]:
+    v0 = np.ascontiguousarray(tri[:, 0])
+    v1 = np.ascontiguousarray(tri[:, 1])
+    v2 = np.ascontiguousarray(tri[:, 2])
+    nmin, nmax, nleft, _, nstart, ncount, order = _numba.build_bvh(
+        v0, v1, v2, leaf_size, _box_pad(tri))
+    # Edges are computed exactly as the reference twin computes them (v1 - v0, v2 - v0).
+    e1 = v1 - v0
+    e2 = v2 - v0
+    return (
+        _readonly(np.hstack([nmin, nmax])),
+        _readonly(np.stack([nleft, nstart, ncount], axis=1)),
+        _readonly(np.hstack([v0[order], e1[order], e2[order]])),
+        _readonly(order.astype(np.int64)),
+    )
+
+
+def _box_pad(tri: NDArray[np.float64]) -> float:
+    scale = float(np.max(np.abs(tri))) if tri.size else 1.0
+    return 1e-9 * (1.0 + scale)
+
+
+def prepare(
+    triangles: ArrayLike,
+    centroids: ArrayLike | None = None,
+    normals: ArrayLike | None = None,
+    *,
+    closed: bool = False,
+    leaf_size: int = LEAF_SIZE,
+) -> Accel:
+    """Build the kernel's acceleration structure for a triangle mesh (once per mesh).
 
     Parameters
     ----------
     triangles
-        (k, 3, 3) float64 triangle vertices (mm), e.g. ``mesh.triangles``.
+        (k, 3, 3) float64 triangle vertices (mm), e.g. ``phantom.triangles``.
+    centroids, normals
+        (k, 3) the cell arrays that will be passed to :func:`accumulate_dose` (optional):
+        they are stored in cluster order, so calls that pass these very arrays skip the
+        per-call validation and reordering.
+    closed
+        Declare the mesh closed (watertight, consistently wound, ``normals`` outward), e.g.
+        a phantom: occlusion then bins only the source-facing triangles, the same decisions
+        at half the cost. Leave False for open meshes or triangle soups.
     leaf_size
-        Most triangles per leaf (tuning and benchmarking only; ``leaf_size >= k`` gives a
-        single leaf, i.e. brute force). Results do not depend on it.
+        Most triangles per BVH leaf (tuning only; results do not depend on it).
 
     Returns
     -------
     Accel
-        Reusable for every call of :func:`accumulate_dose` and :func:`first_hit_distance`
-        on the same mesh. With the default ``leaf_size`` the structure comes from a small
-        cache keyed on the triangles' content, so repeated computations on one phantom (a
-        dashboard) build it once.
+        Reusable by every call of :func:`accumulate_dose` and :func:`first_hit_distance` on
+        the same mesh. Nothing is cached here: a phantom keeps its own (``Phantom.accel``).
     """
     tri = _float_array("triangles", triangles, (None, 3, 3))
     if int(leaf_size) < 1:
         msg = f"leaf_size must be at least 1, got {leaf_size!r}"
         raise ValueError(msg)
-    if int(leaf_size) == LEAF_SIZE:
-        return _accel_for(tri, None)  # shared, thread-safe cache: one BVH per mesh
-    return _prepare(tri, _triangle_key(tri), int(leaf_size))
-
-
-def _prepare(tri: NDArray[np.float64], key: bytes, leaf_size: int = LEAF_SIZE) -> Accel:
+    k = tri.shape[0]
+    node_box, node_link, tri_geom, tri_id = _bvh_arrays(tri, int(leaf_size))
     v0 = np.ascontiguousarray(tri[:, 0])
     v1 = np.ascontiguousarray(tri[:, 1])
     v2 = np.ascontiguousarray(tri[:, 2])
-    scale = float(np.max(np.abs(tri))) if tri.size else 1.0
-    pad = 1e-9 * (1.0 + scale)
-    nmin, nmax, nleft, _, nstart, ncount, order = _numba.build_bvh(v0, v1, v2, leaf_size, pad)
-    # Edges are computed exactly as the reference twin computes them (v1 - v0, v2 - v0).
-    e1 = v1 - v0
-    e2 = v2 - v0
-    _, _, cleft, _, cstart, _, corder = _numba.build_bvh(v0, v1, v2, CLUSTER_SIZE, pad)
-    leaves = np.sort(cstart[cleft < 0])
-    cluster_start = np.append(leaves, tri.shape[0]).astype(np.int64)
-    cluster_perm = np.random.default_rng(0).permutation(len(leaves)).astype(np.int64)
+    _, _, cleft, _, cstart, _, corder = _numba.build_bvh(v0, v1, v2, CLUSTER_SIZE, _box_pad(tri))
+    cluster_start = np.append(np.sort(cstart[cleft < 0]), k).astype(np.int64)
+    verts = tri.reshape(k, 9)[corder]
+    mt = np.hstack([v0, v1 - v0, v2 - v0])[corder]
+    cen_src = nrm_src = cen_sorted = nrm_sorted = None
+    if centroids is not None and normals is not None:
+        cen_src, nrm_src = centroids, normals
+        cen_sorted = _readonly(_float_array("centroids", centroids, (k, 3))[corder])
+        nrm_sorted = _readonly(_float_array("normals", normals, (k, 3))[corder])
     return Accel(
-        n_triangles=tri.shape[0],
-        key=key,
-        sample_key=_sample_key(tri),
-        node_box=_readonly(np.ascontiguousarray(np.hstack([nmin, nmax]))),
-        node_link=_readonly(np.ascontiguousarray(np.stack([nleft, nstart, ncount], axis=1))),
-        tri_geom=_readonly(np.ascontiguousarray(np.hstack([v0[order], e1[order], e2[order]]))),
-        tri_id=_readonly(np.ascontiguousarray(order, dtype=np.int64)),
-        cell_order=_readonly(np.ascontiguousarray(corder, dtype=np.int64)),
-        cluster_start=_readonly(cluster_start),
-        cluster_perm=_readonly(cluster_perm),
+        n_triangles=k, triangles=tri, sample=_sample(tri),
+        node_box=node_box, node_link=node_link, tri_geom=tri_geom, tri_id=tri_id,
+        cell_order=_readonly(corder.astype(np.int64)), cluster_start=_readonly(cluster_start),
+        cluster_ball=_readonly(_cluster_balls(verts, cluster_start)),
+        verts=_readonly(verts), mt=_readonly(mt), closed=bool(closed),
+        centroids=cen_src, normals=nrm_src,
+        centroids_sorted=cen_sorted, normals_sorted=nrm_sorted,
+    )  # fmt: skip
+
+
+def _cluster_balls(verts: NDArray[np.float64], cluster_start: NDArray[np.int64]) -> NDArray:
+    """(clusters, 4) float64 padded balls (x, y, z, r) holding every vertex of each cluster."""
+    start = cluster_start[:-1]
+    counts = np.diff(cluster_start)
+    if len(start) == 0:
+        return np.zeros((0, 4))
+    pts = verts.reshape(-1, 3, 3)
+    center = np.add.reduceat(pts.mean(axis=1), start, axis=0) / counts[:, None]
+    d2 = np.sum((pts - np.repeat(center, counts, 0)[:, None, :]) ** 2, axis=2).max(axis=1)
+    balls = np.empty((len(start), 4))
+    balls[:, :3] = center
+    # Padding dwarfs the rounding of the ball test, so culling never drops an in-field cell.
+    balls[:, 3] = np.sqrt(np.maximum.reduceat(d2, start)) * (1.0 + 1e-9) + 1e-6 * (
+        1.0 + float(np.max(np.abs(verts)))
     )
+    return balls
 
 
 def _parallel_guard():
@@ -262,43 +339,30 @@ def _parallel_guard():
     return _WORKQUEUE_LOCK if layer == "workqueue" else contextlib.nullcontext()
 
 
-def _accel_for(tri: NDArray[np.float64], accel: Accel | None) -> Accel:
-    if accel is not None:
-        # A cheap check (shape and a strided sample): hashing the whole mesh on every call
-        # would cost more than a small chunk of events.
-        if accel.sample_key != _sample_key(tri):
-            msg = "accel was prepared from a different triangle array"
-            raise GeometryError(msg)
+def _accel_for(triangles: ArrayLike, accel: Accel | None) -> Accel:
+    if accel is None:
+        return prepare(triangles)
+    if triangles is accel.triangles:
         return accel
-    key = _triangle_key(tri)
-    with _ACCEL_LOCK:  # the only shared state: callers from several threads may meet here
-        hit = _ACCEL_CACHE.get(key)
-        if hit is not None:
-            _ACCEL_CACHE.move_to_end(key)
-            return hit
-    built = _prepare(tri, key)  # built outside the lock; a rare duplicate build is harmless
-    with _ACCEL_LOCK:
-        _ACCEL_CACHE[key] = built
-        while len(_ACCEL_CACHE) > _CACHE_SIZE:
-            _ACCEL_CACHE.popitem(last=False)
-    return built
+    tri = _float_array("triangles", triangles, (None, 3, 3))
+    if tri.shape != accel.triangles.shape or not np.array_equal(_sample(tri), accel.sample):
+        msg = "accel was prepared from a different triangle array"
+        raise GeometryError(msg)
+    return accel
 
 
-def _cluster_balls(c: NDArray[np.float64], accel: Accel) -> NDArray[np.float64]:
-    """(clusters, 4) float64 padded bounding balls (x, y, z, r) of each cluster's centroids.
-
-    ``c`` holds the centroids already in cluster order.
-    """
-    start = accel.cluster_start[:-1]
-    pts = c
-    counts = np.diff(accel.cluster_start)
-    center = np.add.reduceat(pts, start, axis=0) / counts[:, None]
-    rad = np.sqrt(np.maximum.reduceat(np.sum((pts - np.repeat(center, counts, 0)) ** 2, 1), start))
-    balls = np.empty((len(start), 4))
-    balls[:, :3] = center
-    # Padding dwarfs the rounding of the ball test, so culling never drops an in-field cell.
-    balls[:, 3] = rad * (1.0 + 1e-9) + 1e-6 * (1.0 + np.max(np.abs(c)))
-    return balls
+def _cells(accel: Accel, centroids: ArrayLike, normals: ArrayLike) -> tuple[NDArray, NDArray]:
+    """The cell centroids and normals in cluster order (no work for the prepared arrays)."""
+    if (
+        accel.centroids_sorted is not None
+        and centroids is accel.centroids
+        and normals is accel.normals
+    ):
+        return accel.centroids_sorted, accel.normals_sorted
+    n = accel.n_triangles
+    c = _float_array("centroids", centroids, (n, 3))
+    nrm = _float_array("normals", normals, (n, 3))
+    return c[accel.cell_order], nrm[accel.cell_order]
 
 
 def _out_array(name: str, x: NDArray | None, n: int) -> NDArray[np.float64]:
@@ -336,8 +400,10 @@ def accumulate_dose(
     out: NDArray[np.float64] | None = None,
     event_max: NDArray[np.float64] | None = None,
     accel: Accel | None = None,
+    *,
+    occlusion_structure: str = "grid",
 ) -> NDArray[np.float64]:
-    """Add the skin dose of every beam to every skin cell (occlusion-correct ray casting).
+    """Add the skin dose of every beam to every skin cell (coverage- and occlusion-correct).
 
     See the module docstring for the exact rule and formula.
 
@@ -354,7 +420,7 @@ def accumulate_dose(
     u, v, w
         (e, 3) float64 orthonormal beam axes; w is the central axis (source → detector).
     tan_u, tan_v
-        (e,) float64 field half-tangents (half-width / distance along w).
+        (e,) float64 field half-tangents (half-width / distance along w), >= 0.
     kerma
         (e,) float64 kerma at the reference point times every per-beam factor, Gy.
     srp_mm
@@ -372,25 +438,28 @@ def accumulate_dose(
     inverse_square
         Apply ``(srp / |c - S|)**2``.
     occlusion
-        Cast the occlusion ray of every in-field, source-facing cell.
+        Test every lit cell for a triangle between it and the focal spot.
     parallel
-        Use the parallel (``prange`` over cells) variant; the result is bit-identical.
+        Run the events of a block on all Numba threads; the result is bit-identical.
     out
         (n,) float64, C-contiguous; the dose is ADDED into it in place. Zeros if None.
     event_max
         (e,) float64, C-contiguous; filled with each beam's largest cell contribution.
     accel
-        From :func:`prepare` on the same triangles; built (and cached) when None.
+        From :func:`prepare` on the same triangles (e.g. ``phantom.accel``); built for this
+        call when None.
+    occlusion_structure
+        ``"grid"`` (the per-event visibility grid) or ``"bvh"`` (the mesh's BVH): the same
+        decisions; ``"bvh"`` exists for tests and benchmarks.
 
     Returns
     -------
     numpy.ndarray
         ``out``: (n,) float64 dose per cell, Gy.
     """
-    c = _float_array("centroids", centroids, (None, 3))
-    n = c.shape[0]
-    nrm = _float_array("normals", normals, (n, 3))
-    tri = _float_array("triangles", triangles, (n, 3, 3))
+    acc = _accel_for(triangles, accel)
+    n = acc.n_triangles
+    c_sorted, n_sorted = _cells(acc, centroids, normals)
     src = _float_array("source", source, (None, 3))
     n_ev = src.shape[0]
     vecs = [_float_array(name, a, (n_ev, 3)) for name, a in (("u", u), ("v", v), ("w", w))]
@@ -408,6 +477,9 @@ def accumulate_dose(
     if not (np.isfinite(mpf) and mpf > 0.0):
         msg = f"max_path_factor must be a positive finite number, got {max_path_factor!r}"
         raise GeometryError(msg)
+    if np.any(scal[0] < 0.0) or np.any(scal[1] < 0.0):
+        msg = "tan_u and tan_v must be non-negative"
+        raise GeometryError(msg)
     if np.any(scal[2] < 0.0):
         msg = "kerma must be non-negative"
         raise ValueError(msg)
@@ -415,12 +487,13 @@ def accumulate_dose(
     if np.any(scal[4] != 0.0) and not thickness > 0.0:
         msg = "the slab must have a positive thickness (slab_half[2] > 0) to attenuate"
         raise GeometryError(msg)
+    if occlusion_structure not in _OCCLUSION_MODES:
+        msg = f"occlusion_structure must be 'grid' or 'bvh', got {occlusion_structure!r}"
+        raise ValueError(msg)
     out = _out_array("out", out, n)
-    if event_max is not None:
-        event_max = _out_array("event_max", event_max, n_ev)
+    emax = np.zeros(n_ev) if event_max is None else _out_array("event_max", event_max, n_ev)
     if n == 0 or n_ev == 0:
-        if event_max is not None:
-            event_max[:] = 0.0
+        emax[:] = 0.0
         return out
 
     ev = np.empty((n_ev, 17))
@@ -430,26 +503,16 @@ def accumulate_dose(
     ev[:, 9:12] = vecs[2]
     for col, a in enumerate(scal, start=12):
         ev[:, col] = a
-
-    acc = _accel_for(tri, accel)
-    order = acc.cell_order
-    c_sorted = c[order]
-    out_sorted = out[order]
-    n_threads = numba.config.NUMBA_NUM_THREADS if parallel else 1
-    emax = np.zeros((n_threads, n_ev))
-    stacks = np.empty((n_threads, _STACK_SIZE), dtype=np.int64)
+    mode = _OCCLUSION_MODES[occlusion_structure] if occlusion else 0
     kernel = _numba.accumulate_parallel if parallel else _numba.accumulate_serial
     slab = np.vstack([center, axes, half])
     with _parallel_guard() if parallel else contextlib.nullcontext():
         kernel(
-            c_sorted, nrm[order], ev, slab, thickness if thickness > 0.0 else 1.0, mpf,
-            bool(inverse_square), bool(occlusion), OCCLUSION_EPS_MM, EVENT_BLOCK,
-            *acc.arrays(), order, acc.cluster_start, _cluster_balls(c_sorted, acc),
-            acc.cluster_perm, out_sorted, emax, stacks,
+            c_sorted, n_sorted, acc.verts, acc.mt, ev, slab,
+            thickness if thickness > 0.0 else 1.0, mpf, bool(inverse_square), mode,
+            acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, GRID_MAX_SPAN, EVENT_BLOCK,
+            *acc.bvh(), acc.cell_order, acc.cluster_start, acc.cluster_ball, out, emax,
         )  # fmt: skip
-    out[order] = out_sorted
-    if event_max is not None:
-        event_max[:] = emax.max(axis=0)
     return out
 
 
@@ -470,7 +533,8 @@ def first_hit_distance(
     triangles
         (k, 3, 3) float64 mesh triangles.
     accel
-        From :func:`prepare` on the same triangles; built (and cached) when None.
+        From :func:`prepare` on the same triangles (e.g. ``phantom.accel``); when None a BVH
+        is built for this call.
 
     Returns
     -------
@@ -482,12 +546,17 @@ def first_hit_distance(
     """
     o = _float_array("origins", origins, (None, 3))
     d = _float_array("directions", directions, (o.shape[0], 3))
-    tri = _float_array("triangles", triangles, (None, 3, 3))
+    if accel is None:
+        tri = _float_array("triangles", triangles, (None, 3, 3))
+        k = tri.shape[0]
+        arrays = _bvh_arrays(tri) if k else ()
+    else:
+        k = _accel_for(triangles, accel).n_triangles
+        arrays = accel.bvh()
     t = np.full(o.shape[0], np.inf)
     idx = np.full(o.shape[0], -1, dtype=np.int64)
-    if o.shape[0] == 0 or tri.shape[0] == 0:
+    if o.shape[0] == 0 or k == 0:
         return t, idx
-    arrays = _accel_for(tri, accel).arrays()
     with _parallel_guard():
         _numba.first_hit(o, d, *arrays, t, idx)
     return t, idx

@@ -2,16 +2,16 @@
 
 Every jitted function of the kernel lives in this one file (Numba's ``cache=True`` only
 notices edits to the file that holds the cached function), reads no global state, and is
-compiled with ``fastmath`` off. Constants (leaf size, padding, occlusion epsilon, event block
-size) arrive as arguments. The Python wrapper in ``skindose.kernel`` validates inputs and
-chooses between :func:`accumulate_serial` and :func:`accumulate_parallel`; both drivers call
-the same per-cluster routine :func:`_cluster_dose`, so the two variants share one source of
-truth and produce bit-identical results.
+compiled with ``fastmath`` off. Constants (leaf size, paddings, occlusion epsilon, grid
+density, event block size) arrive as arguments. The Python wrapper in ``skindose.kernel``
+validates inputs and chooses between :func:`accumulate_serial` and
+:func:`accumulate_parallel`; both drivers call the same per-event routine
+:func:`_event_pairs`, so the two variants share one source of truth and produce bit-identical
+results.
 
 Event rows
 ----------
-The wrapper packs the per-beam arrays into one ``(e, 17)`` float64 array (one cache line
-run per beam instead of ten scattered arrays):
+The wrapper packs the per-beam arrays into one ``(e, 17)`` float64 array:
 
 ====== =====================================================
 column meaning
@@ -27,20 +27,22 @@ column meaning
 16     ln T0 of the table+mattress slab at normal incidence (0: no attenuation)
 ====== =====================================================
 
-BVH layout
-----------
-:func:`build_bvh` returns separate arrays; the wrapper packs them as ``node_box`` (m, 6)
-float64 (padded min xyz, max xyz), ``node_link`` (m, 3) int64 (first child, -1 for a leaf;
-the second child is always first + 1; leaf start; leaf count), ``tri_geom`` (k, 9) float64
-(v0, e1 = v1 - v0, e2 = v2 - v0 of each triangle in BVH order) and ``tri_id`` (k,) int64 (its
-original index). Few, compact arguments keep calls between jitted functions cheap.
+Mesh layout
+-----------
+Cells (= triangles) are stored in *cluster order* (spatially compact runs of at most 32
+cells; position ``q`` is original cell ``cell_order[q]``): ``verts`` (k, 9) holds the three
+vertices, ``mt`` (k, 9) holds ``v0, e1 = v1 - v0, e2 = v2 - v0`` exactly as the BVH's
+``tri_geom`` does (same values, other order), so that the grid and the BVH run the same
+Möller–Trumbore arithmetic. :func:`build_bvh` returns separate arrays; the wrapper packs them
+as ``node_box`` (m, 6) float64 (padded min xyz, max xyz), ``node_link`` (m, 3) int64 (first
+child, -1 for a leaf; the second child is always first + 1; leaf start; leaf count),
+``tri_geom`` (k, 9) and ``tri_id`` (k,) int64 (original index of each BVH-ordered triangle).
 """
 
 from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -351,8 +353,9 @@ def _slab_length(sx, sy, sz, dx, dy, dz, dist, slab):
 def _sphere_outside(ev, i, qx, qy, qz, r):
     """True when a ball (centre q, radius r) lies wholly outside beam ``i``'s pyramid.
 
-    Conservative: the caller pads ``r`` so that rounding can never reject a ball holding an
-    in-field point; the exact per-cell test decides everything else.
+    The pyramid is the intersection of the four half-spaces ``|d·u| <= tan_u (d·w)``,
+    ``|d·v| <= tan_v (d·w)``; a ball outside one of them misses it. Conservative: the caller
+    pads ``r`` so that rounding can never reject a ball holding a point of the pyramid.
     """
     dx = qx - ev[i, 0]
     dy = qy - ev[i, 1]
@@ -370,120 +373,522 @@ def _sphere_outside(ev, i, qx, qy, qz, r):
 
 
 @njit(cache=True)
-def _cluster_dose(
-    k, e0, e1, centroids, normals, ev, slab, thickness, max_path_factor,
-    inverse_square, occlusion, eps_mm, node_box, node_link, tri_geom, tri_id,
-    cell_order, cluster_start, cluster_ball, out, stack, emax_row,
-):  # fmt: skip
-    """Add the dose of events ``e0 <= i < e1`` to the cells of cluster ``k``.
+def _cull(i, ev, cluster_start, cluster_ball, keep_row):
+    """Mark the clusters whose bounding ball may meet beam ``i``; return their cell count."""
+    n = 0
+    for k in range(cluster_ball.shape[0]):
+        if _sphere_outside(ev, i, cluster_ball[k, 0], cluster_ball[k, 1], cluster_ball[k, 2],
+                           cluster_ball[k, 3]):
+            keep_row[k] = 0
+        else:
+            keep_row[k] = 1
+            n += cluster_start[k + 1] - cluster_start[k]
+    return n
 
-    ``centroids``, ``normals`` and ``out`` are in cluster order (cell ``q`` of the sorted
-    arrays is original cell ``cell_order[q]``), so a cluster's cells are contiguous in memory.
-    The cluster owns its cells' ``out`` entries (race-free); each cell sums its events in
-    event order. ``emax_row`` is the calling thread's row of per-event maxima.
 
-    Per (event i, cell q), in this order: in the pyramid, facing the source, not occluded;
-    then dose = kerma · (srp / |c − S|)² · exp(ln T0 · min(L / thickness, cap)).
+# ---------------------------------------------------------------------------------------
+# Partial coverage: the cell's projected triangle clipped to the field rectangle
+# ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _clip_half(pa, pb, n, qa, qb, axis, sign, lim):
+    """Sutherland–Hodgman: clip polygon (pa, pb)[:n] to ``sign * x_axis <= lim`` into qa, qb."""
+    if n == 0:
+        return 0
+    m = 0
+    prev = n - 1
+    fp = sign * (pa[prev] if axis == 0 else pb[prev]) - lim
+    for k in range(n):
+        fc = sign * (pa[k] if axis == 0 else pb[k]) - lim
+        if fc <= 0.0:
+            if fp > 0.0:
+                t = fp / (fp - fc)
+                qa[m] = pa[prev] + t * (pa[k] - pa[prev])
+                qb[m] = pb[prev] + t * (pb[k] - pb[prev])
+                m += 1
+            qa[m] = pa[k]
+            qb[m] = pb[k]
+            m += 1
+        elif fp <= 0.0:
+            t = fp / (fp - fc)
+            qa[m] = pa[prev] + t * (pa[k] - pa[prev])
+            qb[m] = pb[prev] + t * (pb[k] - pb[prev])
+            m += 1
+        prev = k
+        fp = fc
+    return m
+
+
+@njit(cache=True)
+def _shoelace(pa, pb, n):
+    """Twice the signed area of polygon (pa, pb)[:n]."""
+    s = 0.0
+    for k in range(n):
+        k2 = k + 1 if k + 1 < n else 0
+        s += pa[k] * pb[k2] - pa[k2] * pb[k]
+    return s
+
+
+@njit(cache=True)
+def _coverage(a0, b0, a1, b1, a2, b2, tu, tv, buf):
+    """Fraction of the projected triangle inside ``|a| <= tu, |b| <= tv``, and where.
+
+    Returns ``(fraction, ca, cb)``: the clipped area over the triangle's area (both in the
+    beam's projective plane, capped at 1) and the vertex mean of the clipped polygon (a point
+    of the covered part). ``buf`` is (4, 8) float64 scratch. A fraction of 0 means no overlap.
     """
-    qx = cluster_ball[k, 0]
-    qy = cluster_ball[k, 1]
-    qz = cluster_ball[k, 2]
-    r = cluster_ball[k, 3]
-    c0 = cluster_start[k]
-    c1 = cluster_start[k + 1]
-    for i in range(e0, e1):
-        if _sphere_outside(ev, i, qx, qy, qz, r):
+    pa = buf[0]
+    pb = buf[1]
+    qa = buf[2]
+    qb = buf[3]
+    pa[0] = a0
+    pb[0] = b0
+    pa[1] = a1
+    pb[1] = b1
+    pa[2] = a2
+    pb[2] = b2
+    whole = abs(_shoelace(pa, pb, 3))
+    if not whole > 0.0:
+        return 0.0, 0.0, 0.0
+    n = _clip_half(pa, pb, 3, qa, qb, 0, 1.0, tu)
+    n = _clip_half(qa, qb, n, pa, pb, 0, -1.0, tu)
+    n = _clip_half(pa, pb, n, qa, qb, 1, 1.0, tv)
+    n = _clip_half(qa, qb, n, pa, pb, 1, -1.0, tv)
+    if n < 3:
+        return 0.0, 0.0, 0.0
+    part = abs(_shoelace(pa, pb, n))
+    ca = 0.0
+    cb = 0.0
+    for k in range(n):
+        ca += pa[k]
+        cb += pb[k]
+    return min(1.0, part / whole), ca / n, cb / n
+
+
+# ---------------------------------------------------------------------------------------
+# One event: in-field triangles, visibility grid, dose pairs
+# ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _bin(x, t, s, g):
+    """Grid column of projective coordinate ``x`` on [-t, t] cut into ``g`` bins (clamped)."""
+    f = (x + t) * s
+    if not f > 0.0:
+        return 0
+    if f >= g:
+        return g - 1
+    return int(f)
+
+
+@njit(cache=True, inline="always")
+def _covers(f, j, a, b, pad):
+    """False when point (a, b) lies outside projected triangle ``f[j, 0:6]`` by more than
+    ``pad`` (distance, tangent units): then no segment projecting to (a, b) meets it."""
+    a0 = f[j, 0]
+    b0 = f[j, 1]
+    a1 = f[j, 2]
+    b1 = f[j, 3]
+    a2 = f[j, 4]
+    b2 = f[j, 5]
+    area = (a1 - a0) * (b2 - b0) - (a2 - a0) * (b1 - b0)
+    if area == 0.0:
+        return True  # seen edge-on: no cheap verdict
+    s = 1.0 if area > 0.0 else -1.0
+    ea = a1 - a0
+    eb = b1 - b0
+    if s * (ea * (b - b0) - eb * (a - a0)) < -pad * (abs(ea) + abs(eb)):
+        return False
+    ea = a2 - a1
+    eb = b2 - b1
+    if s * (ea * (b - b1) - eb * (a - a1)) < -pad * (abs(ea) + abs(eb)):
+        return False
+    ea = a0 - a2
+    eb = b0 - b2
+    return not s * (ea * (b - b2) - eb * (a - a2)) < -pad * (abs(ea) + abs(eb))
+
+
+@njit(cache=True)
+def _event_pairs(
+    i, keep_row, cnt, centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span,
+    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, pidx, pdose, off, emax,
+):  # fmt: skip
+    """Dose pairs (original cell index, dose) of event ``i``, written at ``pidx[off:]``.
+
+    Returns the number of pairs. ``keep_row``/``cnt`` come from :func:`_cull`. The pairs come
+    out in cluster order (deterministic, independent of the thread that runs the event).
+    ``occl_mode``: 0 off, 1 the per-event visibility grid, 2 the BVH (same decisions; kept for
+    benchmarks and tests). ``closed``: the mesh is closed (watertight), so only source-facing
+    triangles need to enter the grid (a segment that crosses a closed surface leaves it
+    through a source-facing triangle).
+    """
+    sx = ev[i, 0]
+    sy = ev[i, 1]
+    sz = ev[i, 2]
+    ux = ev[i, 3]
+    uy = ev[i, 4]
+    uz = ev[i, 5]
+    vx = ev[i, 6]
+    vy = ev[i, 7]
+    vz = ev[i, 8]
+    wx = ev[i, 9]
+    wy = ev[i, 10]
+    wz = ev[i, 11]
+    tu = ev[i, 12]
+    tv = ev[i, 13]
+    emax[i] = 0.0
+    if not (tu > 0.0 and tv > 0.0) or cnt == 0:
+        return 0
+    tup = tu + pad
+    tvp = tv + pad
+
+    # ---- pass 1: triangles of the kept clusters that meet the (padded) pyramid
+    inf_q = np.empty(cnt, dtype=np.int64)
+    # a0, b0, a1, b1, a2, b2 (projected vertices), min depth d·w, amin, amax, bmin, bmax
+    inf_f = np.empty((cnt, 11))
+    inf_in = np.empty(cnt, dtype=np.bool_)  # all three vertices inside the field
+    inf_face = np.empty(cnt, dtype=np.bool_)  # faces the source
+    glob = np.empty(cnt, dtype=np.int64)  # straddling the focal spot's plane: every ray
+    big = np.empty(cnt, dtype=np.int64)  # in-field, too big for the grid: every ray
+    m = 0
+    ng = 0
+    nbig = 0
+    aw = 0.0
+    bw = 0.0
+    for k in range(keep_row.shape[0]):
+        if keep_row[k] == 0:
             continue
-        sx = ev[i, 0]
-        sy = ev[i, 1]
-        sz = ev[i, 2]
-        for q in range(c0, c1):
-            cx = centroids[q, 0]
-            cy = centroids[q, 1]
-            cz = centroids[q, 2]
-            dx = cx - sx
-            dy = cy - sy
-            dz = cz - sz
-            dw = dx * ev[i, 9] + dy * ev[i, 10] + dz * ev[i, 11]
-            if not dw > 0.0:
+        for q in range(cluster_start[k], cluster_start[k + 1]):
+            dx = verts[q, 0] - sx
+            dy = verts[q, 1] - sy
+            dz = verts[q, 2] - sz
+            du0 = dx * ux + dy * uy + dz * uz
+            dv0 = dx * vx + dy * vy + dz * vz
+            dw0 = dx * wx + dy * wy + dz * wz
+            dx = verts[q, 3] - sx
+            dy = verts[q, 4] - sy
+            dz = verts[q, 5] - sz
+            du1 = dx * ux + dy * uy + dz * uz
+            dv1 = dx * vx + dy * vy + dz * vz
+            dw1 = dx * wx + dy * wy + dz * wz
+            dx = verts[q, 6] - sx
+            dy = verts[q, 7] - sy
+            dz = verts[q, 8] - sz
+            du2 = dx * ux + dy * uy + dz * uz
+            dv2 = dx * vx + dy * vy + dz * vz
+            dw2 = dx * wx + dy * wy + dz * wz
+            if not (dw0 > 0.0 and dw1 > 0.0 and dw2 > 0.0):
+                if dw0 > 0.0 or dw1 > 0.0 or dw2 > 0.0:
+                    glob[ng] = q  # reaches behind the focal spot: no projection
+                    ng += 1
                 continue
-            du = dx * ev[i, 3] + dy * ev[i, 4] + dz * ev[i, 5]
-            if not abs(du) <= ev[i, 12] * dw:
+            if du0 > tup * dw0 and du1 > tup * dw1 and du2 > tup * dw2:
                 continue
-            dv = dx * ev[i, 6] + dy * ev[i, 7] + dz * ev[i, 8]
-            if not abs(dv) <= ev[i, 13] * dw:
+            if -du0 > tup * dw0 and -du1 > tup * dw1 and -du2 > tup * dw2:
                 continue
-            fx = sx - cx
-            fy = sy - cy
-            fz = sz - cz
-            if not normals[q, 0] * fx + normals[q, 1] * fy + normals[q, 2] * fz > 0.0:
+            if dv0 > tvp * dw0 and dv1 > tvp * dw1 and dv2 > tvp * dw2:
                 continue
-            dist2 = dx * dx + dy * dy + dz * dz
-            dist = math.sqrt(dist2)
-            if occlusion and _occluded(
-                cx, cy, cz, fx, fy, fz, eps_mm / dist, cell_order[q],
-                node_box, node_link, tri_geom, tri_id, stack,
-            ):  # fmt: skip
+            if -dv0 > tvp * dw0 and -dv1 > tvp * dw1 and -dv2 > tvp * dw2:
                 continue
-            dose = ev[i, 14]
-            if inverse_square:
-                srp = ev[i, 15]
-                dose = dose * (srp * srp / dist2)
-            log_t0 = ev[i, 16]
-            if log_t0 != 0.0:
-                length = _slab_length(sx, sy, sz, dx, dy, dz, dist, slab)
-                if length > 0.0:
-                    dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
-            out[q] += dose
-            if dose > emax_row[i]:
-                emax_row[i] = dose
+            face = (
+                normals[q, 0] * (sx - centroids[q, 0])
+                + normals[q, 1] * (sy - centroids[q, 1])
+                + normals[q, 2] * (sz - centroids[q, 2])
+            ) > 0.0
+            if not face and (occl_mode != 1 or closed):
+                continue  # neither lit nor needed in the grid
+            a0 = du0 / dw0
+            b0 = dv0 / dw0
+            a1 = du1 / dw1
+            b1 = dv1 / dw1
+            a2 = du2 / dw2
+            b2 = dv2 / dw2
+            inf_q[m] = q
+            inf_f[m, 0] = a0
+            inf_f[m, 1] = b0
+            inf_f[m, 2] = a1
+            inf_f[m, 3] = b1
+            inf_f[m, 4] = a2
+            inf_f[m, 5] = b2
+            inf_f[m, 6] = min(dw0, dw1, dw2)
+            amin = min(a0, a1, a2)
+            amax = max(a0, a1, a2)
+            bmin = min(b0, b1, b2)
+            bmax = max(b0, b1, b2)
+            inf_f[m, 7] = amin
+            inf_f[m, 8] = amax
+            inf_f[m, 9] = bmin
+            inf_f[m, 10] = bmax
+            aw += amax - amin
+            bw += bmax - bmin
+            inf_face[m] = face
+            inf_in[m] = (
+                abs(du0) <= tu * dw0 and abs(dv0) <= tv * dw0
+                and abs(du1) <= tu * dw1 and abs(dv1) <= tv * dw1
+                and abs(du2) <= tu * dw2 and abs(dv2) <= tv * dw2
+            )  # fmt: skip
+            m += 1
+    if m == 0:
+        return 0
+
+    # ---- visibility grid: in-field triangles binned by their padded projected bounding box
+    gu = 1
+    gv = 1
+    su = 0.0
+    sv = 0.0
+    bstart = np.zeros(2, dtype=np.int64)
+    entries = np.empty(0, dtype=np.int64)
+    if occl_mode == 1:
+        # Bins about ``density`` times the mean projected box of the in-field triangles, so
+        # that a triangle covers a few bins and a bin holds a few triangles per layer.
+        aw = density * aw / m
+        bw = density * bw / m
+        if aw > 0.0 and 2.0 * tu / aw > 1.0:
+            gu = int(min(2.0 * tu / aw, 2048.0))
+        if bw > 0.0 and 2.0 * tv / bw > 1.0:
+            gv = int(min(2.0 * tv / bw, 2048.0))
+        while gu * gv > 4 * m + 16:  # memory bound for pathological scenes
+            gu = max(1, gu // 2)
+            gv = max(1, gv // 2)
+        su = gu / (2.0 * tu)
+        sv = gv / (2.0 * tv)
+        span = np.empty((m, 4), dtype=np.int64)
+        bstart = np.zeros(gu * gv + 1, dtype=np.int64)
+        for j in range(m):
+            iu0 = _bin(inf_f[j, 7] - pad, tu, su, gu)
+            iu1 = _bin(inf_f[j, 8] + pad, tu, su, gu)
+            iv0 = _bin(inf_f[j, 9] - pad, tv, sv, gv)
+            iv1 = _bin(inf_f[j, 10] + pad, tv, sv, gv)
+            if (iu1 - iu0 + 1) * (iv1 - iv0 + 1) > max_span:
+                span[j, 0] = -1
+                big[nbig] = j  # covers too many bins (very close to the source)
+                nbig += 1
+                continue
+            span[j, 0] = iu0
+            span[j, 1] = iu1
+            span[j, 2] = iv0
+            span[j, 3] = iv1
+            for iv in range(iv0, iv1 + 1):
+                for iu in range(iu0, iu1 + 1):
+                    bstart[iv * gu + iu + 1] += 1
+        for b in range(gu * gv):
+            bstart[b + 1] += bstart[b]
+        entries = np.empty(bstart[gu * gv], dtype=np.int64)
+        cursor = bstart[:-1].copy()
+        for j in range(m):
+            if span[j, 0] < 0:
+                continue
+            for iv in range(span[j, 2], span[j, 3] + 1):
+                for iu in range(span[j, 0], span[j, 1] + 1):
+                    b = iv * gu + iu
+                    entries[cursor[b]] = j
+                    cursor[b] += 1
+    stack = np.empty(128 if occl_mode == 2 else 1, dtype=np.int64)
+    buf = np.empty((4, 8))
+
+    # ---- pass 2: dose of the in-field, source-facing, visible cells
+    kerma = ev[i, 14]
+    srp = ev[i, 15]
+    log_t0 = ev[i, 16]
+    npair = 0
+    best = 0.0
+    for j in range(m):
+        if not inf_face[j]:
+            continue
+        q = inf_q[j]
+        frac = 1.0
+        ca = 0.0
+        cb = 0.0
+        if not inf_in[j]:
+            frac, ca, cb = _coverage(inf_f[j, 0], inf_f[j, 1], inf_f[j, 2], inf_f[j, 3],
+                                     inf_f[j, 4], inf_f[j, 5], tu, tv, buf)
+            if not frac > 0.0:
+                continue
+        cx = centroids[q, 0]
+        cy = centroids[q, 1]
+        cz = centroids[q, 2]
+        dx = cx - sx
+        dy = cy - sy
+        dz = cz - sz
+        dist2 = dx * dx + dy * dy + dz * dz
+        dist = math.sqrt(dist2)
+        if occl_mode != 0:
+            # Ray origin: the centroid when it lies in the pyramid (today's rule, same bits),
+            # else the point of the cell's plane seen at the covered part's centre (ca, cb).
+            dwc = dx * wx + dy * wy + dz * wz
+            duc = dx * ux + dy * uy + dz * uz
+            dvc = dx * vx + dy * vy + dz * vz
+            ox = cx
+            oy = cy
+            oz = cz
+            gx = sx - cx
+            gy = sy - cy
+            gz = sz - cz
+            tmin = eps_mm / dist
+            ao = ca
+            bo = cb
+            dwo = dwc
+            if dwc > 0.0 and abs(duc) <= tu * dwc and abs(dvc) <= tv * dwc:
+                ao = duc / dwc
+                bo = dvc / dwc
+            else:
+                rx = wx + ca * ux + cb * vx
+                ry = wy + ca * uy + cb * vy
+                rz = wz + ca * uz + cb * vz
+                e1x = mt[q, 3]
+                e1y = mt[q, 4]
+                e1z = mt[q, 5]
+                e2x = mt[q, 6]
+                e2y = mt[q, 7]
+                e2z = mt[q, 8]
+                nx = e1y * e2z - e1z * e2y
+                ny = e1z * e2x - e1x * e2z
+                nz = e1x * e2y - e1y * e2x
+                den = nx * rx + ny * ry + nz * rz
+                tt = 0.0
+                if den != 0.0:
+                    tt = (nx * (mt[q, 0] - sx) + ny * (mt[q, 1] - sy) + nz * (mt[q, 2] - sz)) / den
+                if tt > 0.0:
+                    ox = sx + tt * rx
+                    oy = sy + tt * ry
+                    oz = sz + tt * rz
+                    gx = sx - ox
+                    gy = sy - oy
+                    gz = sz - oz
+                    tmin = eps_mm / math.sqrt(gx * gx + gy * gy + gz * gz)
+                    dwo = (ox - sx) * wx + (oy - sy) * wy + (oz - sz) * wz
+            hit = False
+            if occl_mode == 2:
+                hit = _occluded(ox, oy, oz, gx, gy, gz, tmin, cell_order[q],
+                                node_box, node_link, tri_geom, tri_id, stack)
+            else:
+                lim = dwo + 1e-6 * (1.0 + abs(dwo))
+                b = _bin(bo, tv, sv, gv) * gu + _bin(ao, tu, su, gu)
+                for e in range(bstart[b], bstart[b + 1]):
+                    jj = entries[e]
+                    if jj == j or inf_f[jj, 6] > lim or not _covers(inf_f, jj, ao, bo, pad):
+                        continue
+                    t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, inf_q[jj])
+                    if t > tmin and t < 1.0:
+                        hit = True
+                        break
+                if not hit:
+                    for g in range(nbig):
+                        jj = big[g]
+                        if jj == j or inf_f[jj, 6] > lim or not _covers(inf_f, jj, ao, bo, pad):
+                            continue
+                        t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, inf_q[jj])
+                        if t > tmin and t < 1.0:
+                            hit = True
+                            break
+                if not hit:
+                    for g in range(ng):
+                        qq = glob[g]
+                        if qq == q:
+                            continue
+                        t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, qq)
+                        if t > tmin and t < 1.0:
+                            hit = True
+                            break
+            if hit:
+                continue
+        dose = kerma
+        if inverse_square:
+            dose = dose * (srp * srp / dist2)
+        if log_t0 != 0.0:
+            length = _slab_length(sx, sy, sz, dx, dy, dz, dist, slab)
+            if length > 0.0:
+                dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
+        dose = dose * frac
+        pidx[off + npair] = cell_order[q]
+        pdose[off + npair] = dose
+        npair += 1
+        if dose > best:
+            best = dose
+    emax[i] = best
+    return npair
+
+
+# ---------------------------------------------------------------------------------------
+# Drivers (the same body; prange vs range)
+# ---------------------------------------------------------------------------------------
 
 
 @njit(cache=True, parallel=True)
 def accumulate_parallel(
-    centroids, normals, ev, slab, thickness, max_path_factor,
-    inverse_square, occlusion, eps_mm, block, node_box, node_link, tri_geom, tri_id,
-    cell_order, cluster_start, cluster_ball, cluster_perm, out, emax, stacks,
+    centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
+    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
 ):  # fmt: skip
-    """Add every event's dose into ``out`` (parallel over cell clusters; race-free).
+    """Add every event's dose into ``out`` (original cell order), in parallel over events.
 
-    Cells are grouped in spatially compact clusters (``cluster_start[k]:cluster_start[k + 1]``
-    of the cluster-ordered arrays) with a bounding ball ``cluster_ball[k] = (x, y, z, r)``; a
-    cluster whose ball misses a beam's pyramid skips all its cells at once. Each cluster owns
-    its cells' sums; the per-event maximum goes to the calling thread's row of ``emax``
-    ((threads, e) float64), reduced by the wrapper. Clusters are visited in the shuffled
-    order ``cluster_perm`` so that the static schedule balances threads, and events in blocks
-    of ``block`` so that a block's rows stay in cache.
+    Per block of ``block`` events: cluster culling (parallel over events), the dose pairs of
+    each event (parallel over events, each into its own slice of one buffer), then the pairs
+    are added into ``out`` in event order by one thread. Each cell therefore sums its events
+    in event order whatever the number of threads: the result is bit-identical to
+    :func:`accumulate_serial`.
     """
     n_ev = ev.shape[0]
-    m = cluster_perm.shape[0]
+    nc = cluster_ball.shape[0]
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
-        for kk in prange(m):
-            tid = numba.get_thread_id()
-            _cluster_dose(
-                cluster_perm[kk], e0, e1, centroids, normals, ev, slab, thickness,
-                max_path_factor, inverse_square, occlusion, eps_mm,
-                node_box, node_link, tri_geom, tri_id,
-                cell_order, cluster_start, cluster_ball, out, stacks[tid], emax[tid],
+        nb = e1 - e0
+        keep = np.empty((nb, nc), dtype=np.uint8)
+        # np.zeros would be a parallel region of its own (Numba turns array expressions
+        # into parfors); every region costs a thread wake-up, so only the two loops are.
+        cnt = np.empty(nb, dtype=np.int64)
+        for ii in prange(nb):
+            cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
+        off = np.empty(nb + 1, dtype=np.int64)
+        off[0] = 0
+        for ii in range(nb):
+            off[ii + 1] = off[ii] + cnt[ii]
+        pidx = np.empty(off[nb], dtype=np.int64)
+        pdose = np.empty(off[nb])
+        npair = np.empty(nb, dtype=np.int64)
+        for ii in prange(nb):
+            npair[ii] = _event_pairs(
+                e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
+                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                pidx, pdose, off[ii], emax,
             )  # fmt: skip
+        for ii in range(nb):
+            for j in range(off[ii], off[ii] + npair[ii]):
+                out[pidx[j]] += pdose[j]
 
 
 @njit(cache=True)
 def accumulate_serial(
-    centroids, normals, ev, slab, thickness, max_path_factor,
-    inverse_square, occlusion, eps_mm, block, node_box, node_link, tri_geom, tri_id,
-    cell_order, cluster_start, cluster_ball, cluster_perm, out, emax, stacks,
+    centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
+    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
 ):  # fmt: skip
-    """Serial twin of :func:`accumulate_parallel` (same per-cluster routine, one thread)."""
+    """Serial twin of :func:`accumulate_parallel` (same body, ``range`` for ``prange``)."""
     n_ev = ev.shape[0]
-    m = cluster_perm.shape[0]
+    nc = cluster_ball.shape[0]
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
-        for kk in range(m):
-            _cluster_dose(
-                cluster_perm[kk], e0, e1, centroids, normals, ev, slab, thickness,
-                max_path_factor, inverse_square, occlusion, eps_mm,
-                node_box, node_link, tri_geom, tri_id,
-                cell_order, cluster_start, cluster_ball, out, stacks[0], emax[0],
+        nb = e1 - e0
+        keep = np.empty((nb, nc), dtype=np.uint8)
+        cnt = np.zeros(nb, dtype=np.int64)
+        for ii in range(nb):
+            cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
+        off = np.zeros(nb + 1, dtype=np.int64)
+        for ii in range(nb):
+            off[ii + 1] = off[ii] + cnt[ii]
+        pidx = np.empty(off[nb], dtype=np.int64)
+        pdose = np.empty(off[nb])
+        npair = np.zeros(nb, dtype=np.int64)
+        for ii in range(nb):
+            npair[ii] = _event_pairs(
+                e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
+                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                pidx, pdose, off[ii], emax,
             )  # fmt: skip
+        for ii in range(nb):
+            for j in range(off[ii], off[ii] + npair[ii]):
+                out[pidx[j]] += pdose[j]

@@ -26,11 +26,13 @@ from skindose.phantoms._mesh import (
 from skindose.phantoms._phantom import Phantom, check_closed
 from skindose.phantoms._spec import (
     DATA,
+    VARIANTS,
     adult_layout,
     check_positive,
     load_spec,
     proportional_landmarks,
     proportional_zones,
+    variant_layout,
 )
 
 __all__ = ["adult", "available", "by_name", "cylinder", "load", "plane"]
@@ -194,10 +196,15 @@ def ellipse_perimeter(a: float, b: float) -> float:
 
 
 # -- adult --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _reference_adult() -> tuple[NDArray[np.float64], NDArray[np.int64], dict[str, Any]]:
-    """The shipped reference adult mesh (read-only arrays) and its generation record."""
-    with resources.files(DATA).joinpath(REFERENCE_MESH).open("rb") as fh:
+@functools.lru_cache(maxsize=4)
+def _reference_adult(
+    variant: str = "adult",
+) -> tuple[NDArray[np.float64], NDArray[np.int64], dict[str, Any]]:
+    """The shipped reference adult mesh (read-only arrays) and its generation record.
+
+    ``variant``: "adult" (arms down, no breasts), "arms_up", "female" or "female_arms_up"."""
+    name = REFERENCE_MESH if variant == "adult" else f"adult_{variant}_reference.npz"
+    with resources.files(DATA).joinpath(name).open("rb") as fh:
         with np.load(fh, allow_pickle=False) as npz:
             v = np.ascontiguousarray(npz["vertices"], dtype=np.float64)
             f = np.ascontiguousarray(npz["faces"], dtype=np.int64)
@@ -211,8 +218,11 @@ def adult(
     height_m: float | None = None,
     mass_kg: float | None = None,
     cell_area_cm2: float = 1.0,
+    *,
+    arms: str = "down",
+    sex: str = "male",
 ) -> Phantom:
-    """The stylized adult: head, neck, trunk, arms at the sides and legs, supine.
+    """The stylized adult: head, neck, trunk, arms at the sides (or raised) and legs, supine.
 
     MIRD/Cristy–Eckerman exterior (elliptic head with a half-ellipsoid cap, elliptic-cylinder
     trunk 70 cm long, conical legs) with a neck and separate arms added; since MIRD's
@@ -225,8 +235,17 @@ def adult(
     where the curvature needs it; median aspect ratio ~1.03), and the refinement is
     longest-edge bisection, which keeps that quality: no sliver cells at any size.
 
-    Scaling (physics.md §8.4): z by H/H_ref, x and y by sqrt((M/M_ref)/(H/H_ref)), so lengths
-    follow the height and the volume follows the mass. Reference: 1.76 m, 73 kg.
+    Scaling (openSkin rule, see ``phantoms/README.md``): z by H/H_ref, x and y by
+    sqrt((M/M_ref)/(H/H_ref)), so lengths follow the height and the volume follows the mass.
+    Reference (the size the mesh is built at): 1.76 m, 73 kg.
+
+    Variants (``phantoms/adult_variants.toml``): ``arms="up"`` raises both arms above the head
+    (the usual position in cardiology: lateral and steep oblique beams then meet the chest
+    wall, not the arm); ``sex="female"`` adds breasts (Geant4/MIRD ellipsoids, enlarged so that
+    they hold 0.83 % of the body mass, ICRP 89; they scale with the patient's mass like the
+    rest of the body) and takes the ICRP 89 reference female, 1.63 m / 60 kg, for a height or
+    mass that is not given. The female's other parts are the adult's (stylized, sex-neutral
+    exterior), scaled to her height and mass.
 
     Parameters
     ----------
@@ -236,42 +255,74 @@ def adult(
         Patient mass in kg; None takes the reference mass.
     cell_area_cm2
         Largest skin-cell area, cm².
+    arms
+        "down" (at the sides, default) or "up" (raised above the head).
+    sex
+        "male" (default: the ICRP 89 reference male's size, no breasts) or "female".
 
     Returns
     -------
     Phantom
+        Named "adult", "adult_arms_up", "adult_female" or "adult_female_arms_up".
     """
+    if arms not in ("down", "up"):
+        raise GeometryError(f"arms must be 'down' or 'up', not {arms!r}")
+    if sex not in ("male", "female"):
+        raise GeometryError(f"sex must be 'male' or 'female', not {sex!r}")
+    variant = VARIANTS[(arms, sex)]
     spec = load_spec("adult")
     ref = spec["reference"]
-    h = float(ref["height_m"] if height_m is None else height_m)
-    m = float(ref["mass_kg"] if mass_kg is None else mass_kg)
+    default_h, default_m = ref["height_m"], ref["mass_kg"]
+    vspec = load_spec("adult_variants")
+    if sex == "female":
+        default_h = vspec["female"]["reference_height_m"]
+        default_m = vspec["female"]["reference_mass_kg"]
+    h = float(default_h if height_m is None else height_m)
+    m = float(default_m if mass_kg is None else mass_kg)
     check_positive(height_m=h, mass_kg=m)
     if not (0.3 <= h <= 2.8 and 1.0 <= m <= 500.0):
         raise GeometryError(f"implausible patient size: {h} m, {m} kg")
     s_z = h / ref["height_m"]
     s_xy = math.sqrt((m / ref["mass_kg"]) / s_z)
     scale = np.array([s_xy, s_xy, s_z])
-    v0, f0, meta = _reference_adult()
+    v0, f0, meta = _reference_adult(variant)
     v, f = refine_to_area(v0 * scale, f0, _max_area_mm2(cell_area_cm2))
-    lay = adult_layout()
+    lay = adult_layout() if variant == "adult" else variant_layout(variant)
     landmarks = {k: np.asarray(p) * scale for k, p in lay["landmarks"].items()}
+    name = "adult" if variant == "adult" else f"adult_{variant}"
+    sources = {
+        part: dict(spec[part]["sources"]) for part in ("head", "neck", "trunk", "arms", "legs")
+    } | {"reference": ref["source"], "scaling": spec["scaling"]["source"]}
+    description = spec["description"]
+    if variant != "adult":
+        description = vspec[variant]["description"]
+        if arms == "up":
+            sources["arms_up"] = dict(vspec["arms_up"]["sources"]) | {
+                "clinical_basis": vspec["arms_up"]["clinical_basis"]
+            }
+        if sex == "female":
+            sources["female"] = dict(vspec["female"]["sources"])
     out_spec = {
         "generator": "skindose.phantoms.adult",
-        "description": spec["description"],
-        "parameters": {"height_m": h, "mass_kg": m, "cell_area_cm2": float(cell_area_cm2)},
+        "description": description,
+        "variant": {"arms": arms, "sex": sex},
+        "parameters": {
+            "height_m": h,
+            "mass_kg": m,
+            "cell_area_cm2": float(cell_area_cm2),
+            "arms": arms,
+            "sex": sex,
+        },
         "reference": {"height_m": ref["height_m"], "mass_kg": ref["mass_kg"]},
         "scale": {"x": s_xy, "y": s_xy, "z": s_z},
         "scaling_rule": spec["scaling"]["rule"],
-        "sources": {
-            part: dict(spec[part]["sources"]) for part in ("head", "neck", "trunk", "arms", "legs")
-        }
-        | {"reference": ref["source"], "scaling": spec["scaling"]["source"]},
+        "sources": sources,
         "reference_mesh": meta,
         "labels": {"scheme": "adult", "scale": scale.tolist(), "layout": lay},
     }
     return Phantom.from_mesh(
         _make_mesh(v, f),
-        name="adult",
+        name=name,
         landmarks=landmarks,
         spec=out_spec,
         height_m=h,
@@ -421,12 +472,44 @@ def _estimate_landmarks(v: NDArray[np.float64], top: float, height: float) -> di
 
 
 # -- registry -----------------------------------------------------------------------------------
-_BUILTIN = {"adult": adult, "cylinder": cylinder, "plane": plane}
+def adult_arms_up(**kwargs: Any) -> Phantom:
+    """:func:`adult` with ``arms="up"`` (keyword arguments passed on)."""
+    return adult(**({"arms": "up"} | kwargs))
+
+
+def adult_female(**kwargs: Any) -> Phantom:
+    """:func:`adult` with ``sex="female"`` (keyword arguments passed on)."""
+    return adult(**({"sex": "female"} | kwargs))
+
+
+def adult_female_arms_up(**kwargs: Any) -> Phantom:
+    """:func:`adult` with ``sex="female", arms="up"`` (keyword arguments passed on)."""
+    return adult(**({"sex": "female", "arms": "up"} | kwargs))
+
+
+_BUILTIN = {
+    "adult": adult,
+    "adult_arms_up": adult_arms_up,
+    "adult_female": adult_female,
+    "adult_female_arms_up": adult_female_arms_up,
+    "cylinder": cylinder,
+    "plane": plane,
+}
 
 
 def available() -> list[tuple[str, str]]:
-    """The built-in phantoms as (name, description) pairs."""
-    return [(key, load_spec(key)["description"]) for key in _BUILTIN]
+    """The built-in phantom generators as (name, description) pairs.
+
+    The adult's variants (``adult_arms_up``, ``adult_female``, ``adult_female_arms_up``) are
+    :func:`adult` with ``arms``/``sex`` set; :func:`by_name` accepts their names too."""
+    return [(key, load_spec(key)["description"]) for key in ("adult", "cylinder", "plane")]
+
+
+def variants() -> list[tuple[str, str]]:
+    """The adult variants :func:`by_name` knows, as (name, description) pairs."""
+    spec = load_spec("adult_variants")
+    return [(key, spec[key.removeprefix("adult_")]["description"])
+            for key in ("adult_arms_up", "adult_female", "adult_female_arms_up")]
 
 
 def by_name(name: str | PathLike[str], **kwargs: Any) -> Phantom:

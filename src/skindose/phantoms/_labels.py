@@ -26,7 +26,9 @@ _TRUNK = ("chest", "abdomen", "pelvis")
 
 #: Names accepted by ``Phantom.cells_in_region`` besides the region and facing names.
 REGION_GROUPS: dict[str, tuple[str, ...]] = {
-    "trunk": ("chest", "abdomen", "pelvis", "left_shoulder", "right_shoulder"),
+    "trunk": ("chest", "abdomen", "pelvis", "left_shoulder", "right_shoulder", "left_breast",
+              "right_breast"),
+    "breasts": ("left_breast", "right_breast"),
     "arms": ("left_arm", "right_arm"),
     "shoulders": ("left_shoulder", "right_shoulder"),
     "legs": ("left_thigh", "right_thigh", "left_lower_leg", "right_lower_leg"),
@@ -48,6 +50,8 @@ REGIONS = (
     "right_thigh",
     "left_lower_leg",
     "right_lower_leg",
+    "left_breast",
+    "right_breast",
 )
 FACINGS = ("posterior", "anterior", "left", "right", "superior", "inferior")
 
@@ -128,13 +132,28 @@ def classify(
         ell = (x / a) ** 2 + ((y - lay["trunk"]["center_y"]) / b) ** 2
         outside = trunk_lvl & (ell > 1.0 + 2.0 / b) & (ax > 0.5 * a)
         outside &= ~((z <= legs["hip"]["z"]) & (ax < split))
+        breast = np.zeros(len(z), dtype=bool)
+        if "breasts" in lay:  # female variants: outside the trunk inside the breast ellipsoids
+            sem = np.asarray(lay["breasts"]["semi_axes"], dtype=np.float64)
+            for c in lay["breasts"]["centres"]:
+                q = ((p - np.asarray(c)) / sem) ** 2
+                breast |= outside & (q.sum(axis=1) <= 1.0 + 4.0 / float(sem.min()))
+            outside &= ~breast
         sh_bottom = arms["shoulder_inner"][2] - r0
         shoulder |= outside & (z > sh_bottom) & (ax < arms["axis_x"])
-        arm = outside & ~shoulder
-        # below the trunk: the hands reach past the crotch, beside the thighs
-        arm |= (z <= zones["trunk_bottom"]) & (z >= arms["z_tip"] - 1.0) & (ax > split)
+        if arms.get("pose") == "up":
+            # raised arms: above the shoulder joint, beside the neck and the head
+            above = (z > zones["trunk_top"]) & (ax > 0.5 * (arms["axis_x"] - r0
+                                                            + lay["head"]["semi_axes"][0]))
+            shoulder &= ~above
+            arm = above | (outside & ~shoulder & (z > arms["z_shoulder"] - r0 - 1.0))
+        else:
+            arm = outside & ~shoulder
+            # below the trunk: the hands reach past the crotch, beside the thighs
+            arm |= (z <= zones["trunk_bottom"]) & (z >= arms["z_tip"] - 1.0) & (ax > split)
         region[shoulder] = np.char.add(side[shoulder], "_shoulder")
         region[arm] = np.char.add(side[arm], "_arm")
+        region[breast] = np.char.add(side[breast], "_breast")
         return region, face
     z_top = labels["top_z_mm"]
     height = labels["height_mm"]
@@ -196,7 +215,7 @@ def describe(region: str, face: str, x_mm: float, normal_x: float) -> str:
         return "neck"
     side, _, part = region.partition("_")
     part = part.replace("_", " ")
-    if part in ("shoulder", "arm"):
+    if part in ("shoulder", "arm", "breast"):
         return f"{side} {part}"
     if face == "inferior":
         return f"sole of {side} foot" if part == "lower leg" else f"underside of {side} {part}"

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import trimesh
@@ -15,6 +15,9 @@ from numpy.typing import ArrayLike, NDArray
 from skindose.errors import GeometryError
 from skindose.phantoms import _labels
 from skindose.phantoms._mesh import cell_arrays
+
+if TYPE_CHECKING:
+    from skindose.kernel import Accel
 
 __all__ = ["Phantom"]
 
@@ -158,6 +161,21 @@ class Phantom:
     def total_area_mm2(self) -> float:
         """Total skin area, mm²."""
         return float(self.areas_mm2.sum())
+
+    @functools.cached_property
+    def accel(self) -> Accel:
+        """The ray-casting acceleration structure of this phantom (built on first use, once).
+
+        A :class:`skindose.kernel.Accel` over :attr:`triangles`, holding the cell arrays in
+        the kernel's order; pass it as ``accel=`` to :func:`skindose.kernel.accumulate_dose`
+        and :func:`skindose.kernel.first_hit_distance`. Declared closed when the mesh is
+        watertight and consistently wound (phantoms are outward-wound). The arrays are read-only,
+        so it can never go stale. Two threads asking at once may both build it (same result).
+        """
+        from skindose import kernel
+
+        closed = bool(self.mesh.is_watertight and self.mesh.is_winding_consistent)
+        return kernel.prepare(self.triangles, self.centroids, self.normals, closed=closed)
 
     @functools.cached_property
     def _classes(self) -> tuple[NDArray[np.str_], NDArray[np.str_]]:

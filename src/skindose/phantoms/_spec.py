@@ -180,3 +180,77 @@ def check_positive(**values: float) -> None:
             ok = False
         if not ok:
             raise GeometryError(f"{name} must be a positive finite number, got {value!r}")
+
+
+# -- variants of the adult (arms raised, female) ----------------------------------------------
+#: The adult variants: (arms, sex) -> name of the reference mesh / section in adult_variants.toml.
+VARIANTS: dict[tuple[str, str], str] = {
+    ("down", "male"): "adult",
+    ("up", "male"): "arms_up",
+    ("down", "female"): "female",
+    ("up", "female"): "female_arms_up",
+}
+
+
+def variant_layout(variant: str) -> dict[str, Any]:
+    """Geometry of an adult variant at the build size, in mm (like :func:`adult_layout`).
+
+    Parameters
+    ----------
+    variant
+        "adult", "arms_up", "female" or "female_arms_up" (see :data:`VARIANTS`).
+
+    Returns
+    -------
+    dict
+        The adult layout with ``arms["pose"]`` ("down" or "up") and, for the female variants,
+        ``breasts`` (centres (2, 3), semi-axes (3,) in mm); a deep copy.
+    """
+    import copy
+
+    return copy.deepcopy(_variant_layout_cached(variant))
+
+
+@functools.cache
+def _variant_layout_cached(variant: str) -> dict[str, Any]:
+    return _variant(load_spec("adult"), load_spec("adult_variants"), variant)
+
+
+def _variant(adult: dict[str, Any], variants: dict[str, Any], variant: str) -> dict[str, Any]:
+    if variant not in VARIANTS.values():
+        from skindose.errors import GeometryError
+
+        raise GeometryError(f"unknown adult variant {variant!r}")
+    lay = _layout(adult)
+    lay["arms"]["pose"] = "down"
+    cm = 10.0
+    if variant in ("arms_up", "female_arms_up"):
+        up = variants["arms_up"]
+        arms = lay["arms"]
+        length = adult["arms"]["length_cm"] * cm
+        r1 = arms["radii"][1]
+        arms["axis_x"] = arms["axis_x"] + up["axis_x_offset_cm"] * cm
+        arms["pose"] = "up"
+        arms["z_tip"] = arms["z_shoulder"] + length
+        arms["z_hand"] = arms["z_tip"] - r1
+        mid = 0.5 * (arms["z_shoulder"] + arms["z_hand"])
+        lay["landmarks"]["left_arm"] = [arms["axis_x"], arms["center_y"], mid]
+        lay["landmarks"]["right_arm"] = [-arms["axis_x"], arms["center_y"], mid]
+        lay["height_with_arms_mm"] = lay["height_mm"] + arms["z_tip"]
+    if variant in ("female", "female_arms_up"):
+        fe = variants["female"]
+        a, b = lay["trunk"]["semi_axes"]
+        cx = fe["breast_centre_x_cm"] * cm
+        y_surface = lay["trunk"]["center_y"] - b * math.sqrt(1.0 - (cx / a) ** 2)
+        cy = y_surface + fe["breast_centre_depth_cm"] * cm
+        cz = lay["zones"]["trunk_top"] - fe["breast_below_trunk_top_cm"] * cm
+        lay["breasts"] = {
+            "centres": [[cx, cy, cz], [-cx, cy, cz]],
+            "semi_axes": [
+                fe["breast_semi_axis_x_cm"] * cm,
+                fe["breast_semi_axis_y_cm"] * cm,
+                fe["breast_semi_axis_z_cm"] * cm,
+            ],
+        }
+    lay["variant"] = variant
+    return lay

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from skindose.errors import SkinDoseWarning
 from skindose.physics._common import emit
 from skindose.physics.backscatter import bsf_with_messages
 from skindose.physics.hvl import _COLUMN_OF_MEDIUM, _lookup
@@ -107,7 +105,6 @@ class PhysicsFactors:
             NaN gives a BSF of NaN for that event.
         """
         bsf, notes = _bsf_and_notes(self, field_side_cm)
-        emit(notes)
         return dataclasses.replace(
             self, bsf=bsf, bsf_evaluated=True, warnings=_dedupe(self.warnings + tuple(notes))
         )
@@ -268,10 +265,8 @@ def per_event_factors(
     elif s.calibration_factor != 1.0:
         notes.append(f"calibration applied: C_cal = {s.calibration_factor:g}")
 
-    emit(_dedupe(clamps))
-    for t in notes:
-        if t.startswith("table transmission not measured"):
-            warnings.warn(t, SkinDoseWarning, stacklevel=2)
+    # no Python warnings here: the messages travel as ``warnings`` into the caller's notes
+    # (skindose.compute), the table-estimate flag as ``table_is_estimate``
 
     factors = PhysicsFactors(
         kvp=kvp,

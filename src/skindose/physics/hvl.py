@@ -86,7 +86,29 @@ def _lookup(
     return out.reshape(shape), msgs
 
 
+_MEMO: dict[tuple[str, bytes], NDArray[np.float64]] = {}
+_MEMO_SIZE = 64
+
+
 def _interpolate(column: str, pts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`_interpolate_uncached`, remembered per (column, distinct points) call.
+
+    A dashboard computes the same procedure (the same few beam qualities) again and again;
+    scipy's 4-D PCHIP costs ~10 ms per call. The result for an identical call is the stored
+    copy of the identical computation, so it is bit-identical.
+    """
+    key = (column, np.ascontiguousarray(pts, dtype=np.float64).tobytes())
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = _interpolate_uncached(column, pts)
+        hit.setflags(write=False)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = hit
+    return hit.copy()
+
+
+def _interpolate_uncached(column: str, pts: NDArray[np.float64]) -> NDArray[np.float64]:
     """The tensor-product PCHIP at ``pts`` (columns kVp, anode, Al, Cu), computed fast.
 
     scipy's N-D PCHIP interpolates the last axes first and kVp (the first axis) last, so

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
+from skindose.jsonsafe import jsonable as _jsonable
+from skindose.notes import Note
+
 __all__ = [
     "AccumulatedDose",
     "Device",
@@ -315,9 +318,15 @@ class Device:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Patient:
-    """Patient facts from the RDSR (height in m, mass in kg, age in years)."""
+    """Patient facts from the RDSR (height in m, mass in kg, age in years).
+
+    ``name`` and ``birth_date`` are kept only to tell patients apart when IDs are missing
+    (:mod:`skindose.accumulate`); they are not part of :meth:`to_dict`.
+    """
 
     patient_id: str = ""
+    name: str = ""
+    birth_date: str = ""
     sex: str | None = None
     age_years: float | None = None
     height_m: float | None = None
@@ -327,7 +336,8 @@ class Patient:
 
     def to_dict(self) -> dict:
         """JSON-safe dictionary."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
+                if f.name not in ("name", "birth_date")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -347,7 +357,8 @@ class Study:
 class Procedure:
     """One parsed RDSR: device, patient, study, events and reported totals.
 
-    ``warnings`` lists, in plain words, every repair and default the reader applied.
+    ``notes`` lists every repair, default and doubt of the reader as typed
+    :class:`~skindose.notes.Note` objects; ``warnings`` is their plain-text view.
     ``private`` holds vendor private values read at the accumulated level (e.g. the Philips
     height of system, in mm) keyed by a short name.
     """
@@ -362,7 +373,40 @@ class Procedure:
     reference_point: ReferencePoint | None = None
     mechanical_data_available: bool | None = None
     private: tuple[tuple[str, float], ...] = ()
-    warnings: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
+    sop_instance_uid: str = ""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Plain-text view of :attr:`notes` (every repair and default, in file order)."""
+        return tuple(str(n) for n in self.notes)
+
+    def totals_by_plane(self) -> dict[str, dict[str, float | int | None]]:
+        """Σ events and the file's own accumulated totals, per plane (the one owner of this).
+
+        Keys are plane values; each entry has ``kerma_rp_gy``, ``kap_gym2``, ``n_events``
+        (sums over the events of that plane, None counting 0) and ``reported_kerma_rp_gy``,
+        ``reported_kap_gym2`` (the accumulated totals of that plane, or None).
+        """
+        out: dict[str, dict[str, float | int | None]] = {}
+
+        def entry(plane: Plane) -> dict[str, float | int | None]:
+            return out.setdefault(plane.value, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0,
+                                                "n_events": 0, "reported_kerma_rp_gy": None,
+                                                "reported_kap_gym2": None})
+
+        for ev in self.events:
+            d = entry(ev.plane)
+            d["kerma_rp_gy"] += ev.kerma_rp_gy or 0.0  # type: ignore[operator]
+            d["kap_gym2"] += ev.kap_gym2 or 0.0  # type: ignore[operator]
+            d["n_events"] += 1  # type: ignore[operator]
+        for acc in self.accumulated:
+            d = entry(acc.plane)
+            for key, val in (("reported_kerma_rp_gy", acc.kerma_rp_total_gy),
+                             ("reported_kap_gym2", acc.kap_total_gym2)):
+                if val is not None:
+                    d[key] = (d[key] or 0.0) + val  # type: ignore[operator]
+        return out
     # --- dicom_out (issue 15): identity attributes of the file header, verbatim, as
     # (DICOM keyword, value) pairs (patient name, birth date, accession number, ...), used to
     # write results back into DICOM; kept out of to_dict() so that JSON stays free of names.
@@ -412,23 +456,6 @@ class Procedure:
             "private": {k: v for k, v in self.private},
             "accumulated": [a.to_dict() for a in self.accumulated],
             "events": [e.to_dict() for e in self.events],
-            "warnings": list(self.warnings),
+            "sop_instance_uid": self.sop_instance_uid,
+            "notes": [n.to_dict() for n in self.notes],
         }
-
-
-def _jsonable(value):
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, frozenset):
-        return sorted(value)
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-    return str(value)

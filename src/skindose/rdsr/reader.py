@@ -31,6 +31,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from skindose.errors import RDSRError, RDSRWarning
+from skindose.notes import Note, NoteCode, Severity
+from skindose.rdsr import _fastparse
 from skindose.rdsr.codes import (
     FILTER_MATERIALS,
     REFERENCE_POINT_CODES,
@@ -40,6 +42,7 @@ from skindose.rdsr.codes import (
     P,
     code_key,
 )
+from skindose.rdsr.limits import FILTER_THICKNESS, LIMITS, TOTAL_LIMITS, check
 from skindose.rdsr.model import (
     AccumulatedDose,
     Device,
@@ -131,26 +134,46 @@ _HOUSE = {"dose": "Gy", "kap": "Gy·m²", "exposure": "µA·s", "rate": "pulses/
 
 
 class _Ctx:
-    """Per-file parsing context: collects warnings in plain words."""
+    """Per-file parsing context: collects typed notes (:class:`~skindose.notes.Note`)."""
 
     def __init__(self, source: str):
         self.source = source
-        self.warnings: list[str] = []
+        self.notes: list[Note] = []
         self._seen: set[str] = set()
 
-    def warn(self, message: str, *, once_key: str | None = None) -> None:
+    def warn(
+        self,
+        message: str,
+        *,
+        code: NoteCode = NoteCode.READER_DEFAULT,
+        severity: Severity | None = None,
+        event: int | None = None,
+        once_key: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a note (once per ``once_key`` when given)."""
         if once_key is not None:
             if once_key in self._seen:
                 return
             self._seen.add(once_key)
-        self.warnings.append(message)
+        self.notes.append(Note(code=code, text=message, severity=severity, event_index=event,
+                               stage="rdsr", data=data or {}))
+
+    def warn_at(self, where: int | str | None, message: str, **kw: Any) -> None:
+        """A note about ``where``: a 0-based event index, or a named part of the file."""
+        if isinstance(where, int):
+            self.warn(message, event=where, **kw)
+        elif where:
+            self.warn(f"{where}: {message}", **kw)
+        else:
+            self.warn(message, **kw)
 
     def num(
         self,
         item: Dataset,
         dimension: str,
         what: str,
-        where: str,
+        where: int | str,
         *,
         assumed: set[str] | None = None,
         name: str | None = None,
@@ -158,12 +181,12 @@ class _Ctx:
         """Numeric value of a NUM item in the house unit, or None (with a warning)."""
         seq = item.get("MeasuredValueSequence")
         if not seq:
-            self.warn(f"{where}: {what} is present but has no value; treated as not reported")
+            self.warn_at(where, f"{what} is present but has no value; treated as not reported")
             return None
         mv = seq[0]
         raw = mv.get("NumericValue")
         if raw is None or raw == "":
-            self.warn(f"{where}: {what} is present but empty; treated as not reported")
+            self.warn_at(where, f"{what} is present but empty; treated as not reported")
             return None
         values: list[float] = []
         multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
@@ -172,16 +195,16 @@ class _Ctx:
             try:
                 values.append(float(r))
             except (TypeError, ValueError):
-                self.warn(f"{where}: {what} value {r!r} is not a number; ignored")
+                self.warn_at(where, f"{what} value {r!r} is not a number; ignored")
         values = [v for v in values if math.isfinite(v)]
         if not values:
             return None
         if len(values) > 1:
             nz = [v for v in values if v != 0.0] or values
             value = sum(nz) / len(nz)
-            self.warn(
-                f"{where}: {what} has {len(values)} values (one per pulse); the mean of the "
-                f"non-zero values, {value:g}, is used"
+            self.warn_at(
+                where, f"{what} has {len(values)} values (one per pulse); the mean of the "
+                f"non-zero values, {value:g}, is used", code=NoteCode.MULTI_VALUED
             )
             if assumed is not None and name:
                 assumed.add(name)
@@ -192,8 +215,8 @@ class _Ctx:
         try:
             out = convert(value, unit, dimension)
         except KeyError:
-            self.warn(
-                f"{where}: {what} has unit {unit!r}, which is not a {dimension} unit skindose "
+            self.warn_at(
+                where, f"{what} has unit {unit!r}, which is not a {dimension} unit skindose "
                 "knows; the value is not used"
             )
             return None
@@ -202,7 +225,7 @@ class _Ctx:
             self.warn(
                 f"values in the non-standard unit {unit!r} (first: {what}) were converted to "
                 f"{house}",
-                once_key=f"unit:{unit}",
+                once_key=f"unit:{unit}", code=NoteCode.UNIT_CONVERTED,
             )
         return out
 
@@ -284,7 +307,63 @@ def _reference_point_of(item: Dataset) -> ReferencePoint:
 # loading
 
 
-def _load(source: Source) -> tuple[Dataset, str]:
+def _fast_input(source: Source) -> tuple[bytes | None, str]:
+    """The encoded bytes for the fast path (None: give ``source`` to pydicom) and the name.
+
+    Raises the same errors as :func:`_load` for a missing file, a directory or a wrong type.
+    """
+    if isinstance(source, Dataset):
+        return _dataset_bytes(source), str(getattr(source, "filename", "") or "<dataset>")
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), "<bytes>"
+    if isinstance(source, str | os.PathLike):
+        name = str(source)
+        p = Path(source)
+        if not p.exists():
+            raise RDSRError("file not found", source=name)
+        if p.is_dir():
+            raise RDSRError("is a directory, not a DICOM file", source=name)
+        try:
+            return p.read_bytes(), name
+        except OSError as exc:
+            raise RDSRError(f"cannot read the file ({exc})", source=name) from None
+    if hasattr(source, "read"):
+        name = str(getattr(source, "name", "<file object>"))
+        data = source.read()
+        if not isinstance(data, bytes | bytearray):
+            raise RDSRError("the file object is not opened in binary mode", source=name)
+        return bytes(data), name
+    _load(source)  # raises the type error
+    raise AssertionError  # pragma: no cover
+
+
+def _dataset_bytes(ds: Dataset) -> bytes | None:
+    """A Dataset's encoded bytes when re-encoding + the fast path beats walking it directly.
+
+    Measured (benchmarks/README.md): a Dataset read from a file whose content tree pydicom has
+    not decoded yet (still a raw element) re-encodes in about a millisecond, and the fast path
+    then reads it 10-30x faster than walking it; a Dataset whose tree is already decoded (built
+    in memory, or a file with undefined-length sequences) costs more to encode than to walk.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    raw = ds._dict.get(0x0040A730)  # ContentSequence, not yet converted
+    meta = getattr(ds, "file_meta", None)
+    if not isinstance(raw, RawDataElement) or meta is None or getattr(
+            meta, "TransferSyntaxUID", None) not in (_fastparse.IMPLICIT_VR_LE,
+                                                       _fastparse.EXPLICIT_VR_LE):
+        return None
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pydicom.dcmwrite(buf, ds, enforce_file_format=False)
+    except Exception:  # anything unusual: walk the Dataset itself
+        return None
+    return buf.getvalue()
+
+
+def _load(source: Source, name: str | None = None) -> tuple[Dataset, str]:
     if isinstance(source, Dataset):
         name = str(getattr(source, "filename", "") or "<dataset>")
         return source, name
@@ -300,7 +379,7 @@ def _load(source: Source) -> tuple[Dataset, str]:
             raise RDSRError("is a directory, not a DICOM file", source=name)
         fp = p
     elif hasattr(source, "read"):
-        name = str(getattr(source, "name", "<file object>"))
+        name = name or str(getattr(source, "name", "<file object>"))
         fp = source
     else:
         raise RDSRError(
@@ -316,8 +395,9 @@ def _load(source: Source) -> tuple[Dataset, str]:
             "not a DICOM file (no 'DICM' preamble and no recognisable DICOM header)", source=name
         ) from None
     except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            struct.error) as exc:
-        raise RDSRError(f"truncated or corrupt DICOM file ({exc})", source=name) from None
+            struct.error, NotImplementedError, OverflowError, UnicodeError) as exc:
+        raise RDSRError(f"truncated or corrupt DICOM file ({type(exc).__name__}: {exc})",
+                        source=name) from None
     return ds, name
 
 
@@ -345,41 +425,85 @@ def read_rdsr(source: Source) -> Procedure:
         Not DICOM, truncated, not an X-ray RDSR (a CT dose SR, Patient or Radiopharmaceutical
         dose SR and other SR classes get their own message), or no irradiation events.
     """
-    ds, name = _load(source)
+    # fast path (skindose.rdsr._fastparse): one lazy pass over the encoded bytes; anything it
+    # does not read exactly as pydicom would raises Fallback, and pydicom reads the file.
+    data, name = _fast_input(source)
+    fallback: str | None = None
+    truncated = False
+    if data is not None:
+        try:
+            root = _fastparse.parse(data)
+            try:
+                return _parse(root, name)  # type: ignore[arg-type]
+            except RDSRError:
+                raise
+            except Exception as exc:
+                raise _unexpected(exc, name) from exc
+        except _fastparse.Fallback as exc:
+            fallback = str(exc)
+            truncated = isinstance(exc, _fastparse.Truncated)
+        if not isinstance(source, Dataset):
+            source = io.BytesIO(data)
+    ds, name = _load(source, name)
     try:
-        return _parse(ds, name)
+        proc = _parse(ds, name)
     except RDSRError:
         raise
     except Exception as exc:  # a structure no rule anticipated: say where, never a traceback
-        raise RDSRError(
-            f"unexpected RDSR structure that skindose cannot read ({type(exc).__name__}: {exc})",
-            source=name,
-        ) from exc
+        raise _unexpected(exc, name) from exc
+    if fallback is not None:
+        proc = _with_fallback_note(proc, fallback)
+    if truncated:
+        proc = _with_truncation_note(proc, fallback or "")
+    return proc
+
+
+def _with_truncation_note(proc: Procedure, reason: str) -> Procedure:
+    """A critical note: the byte stream ended before the structure was complete."""
+    import dataclasses
+
+    note = Note(code=NoteCode.FILE_TRUNCATED, stage="rdsr", severity=Severity.CRITICAL,
+                text=f"the file looks truncated or damaged ({reason}); only the "
+                f"{proc.n_events} event(s) before the damage were read, so the mapped dose may "
+                "be incomplete", data={"reason": reason, "n_events_read": proc.n_events})
+    return dataclasses.replace(proc, notes=(*proc.notes, note))
+
+
+def _unexpected(exc: Exception, name: str) -> RDSRError:
+    return RDSRError(
+        f"unexpected RDSR structure that skindose cannot read ({type(exc).__name__}: {exc})",
+        source=name,
+    )
+
+
+def _with_fallback_note(proc: Procedure, reason: str) -> Procedure:
+    """Record that the fast path handed the file to pydicom (an info note, where notes exist)."""
+    import dataclasses
+
+    note = Note(code=NoteCode.READER_FALLBACK_PYDICOM, stage="rdsr",
+                text=f"read with pydicom instead of the fast reader: {reason}",
+                data={"reason": reason})
+    return dataclasses.replace(proc, notes=(*proc.notes, note))  # type: ignore[attr-defined]
 
 
 def _parse(ds: Dataset, name: str) -> Procedure:
     ctx = _Ctx(name)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    if isinstance(ds, Dataset):
+        # pydicom path only (the fast path decodes without Python warnings): pydicom reports
+        # value-decoding oddities as warnings, which become notes here. catch_warnings is not
+        # thread-safe; the fast path, which reads every shared real file, does not use it.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            proc = _parse_inner(ds, name, ctx)
+        for w in caught:
+            if not issubclass(w.category, RDSRWarning):
+                ctx.warn(f"DICOM decoding: {w.message}", once_key=f"pyd:{w.message}",
+                         code=NoteCode.READER_REPAIR, severity=Severity.WARNING)
+    else:
         proc = _parse_inner(ds, name, ctx)
-    for w in caught:
-        if not issubclass(w.category, RDSRWarning):
-            ctx.warn(f"DICOM decoding: {w.message}", once_key=f"pyd:{w.message}")
-    proc = _with_warnings(proc, ctx.warnings)
-    if proc.warnings:
-        warnings.warn(
-            f"{name}: {len(proc.warnings)} repair(s) or default(s) applied while reading; see "
-            "Procedure.warnings",
-            RDSRWarning,
-            stacklevel=3,
-        )
-    return proc
-
-
-def _with_warnings(proc: Procedure, msgs: list[str]) -> Procedure:
     import dataclasses
 
-    return dataclasses.replace(proc, warnings=tuple(msgs))
+    return dataclasses.replace(proc, notes=tuple(ctx.notes))
 
 
 def _check_sop(ds: Dataset, name: str) -> str:
@@ -524,11 +648,16 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
         )
     _dedupe_uids(events, ctx)
     _summarise_events(events, ctx)
+    _damaged_containers(root_items, ctx)
+    accumulated = [_plausible_totals(a, ctx) for a in accumulated]
+    _completeness(events, accumulated, ctx)
 
     # patient ------------------------------------------------------------------------------------
     orient, orient_src = _patient_orientation(events, xml_position, ctx)
     patient = Patient(
-        patient_id=str(ds.get("PatientID", "") or ""),
+        patient_id=str(ds.get("PatientID", "") or "").strip(),
+        name=str(ds.get("PatientName", "") or "").strip(),
+        birth_date=str(ds.get("PatientBirthDate", "") or "").strip(),
         sex=(str(ds.get("PatientSex", "") or "").strip() or None),
         age_years=_age(ds, ctx),
         height_m=_positive(ds, "PatientSize", 0.3, 2.6, "patient height (m)", ctx),
@@ -558,7 +687,7 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
         reference_point=rp_root,
         mechanical_data_available=mech,
         private=tuple(sorted(private.items())),
-        warnings=(),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "") or "").strip(),
         header=header_identity(ds),  # dicom_out (issue 15)
     )
 
@@ -719,7 +848,7 @@ def _event(
     plane_private: dict[Plane, dict[str, float]],
     xml_position: PatientOrientation | None,
 ) -> IrradiationEvent:
-    where = f"event {i + 1}"
+    where = i
     kids = _children(item)
     idx = _index(kids)
     assumed: set[str] = set()
@@ -744,17 +873,17 @@ def _event(
         raw_dt = str(started_item.get("DateTime", "") or "")
         started = _parse_dt(raw_dt)
         if started is None and raw_dt:
-            ctx.warn(f"{where}: DateTime Started {raw_dt!r} is not a DICOM date-time; ignored")
+            ctx.warn_at(where, f"DateTime Started {raw_dt!r} is not a DICOM date-time; ignored")
     if not uid:  # rdsr.md §1.8: synthesise from DateTime Started + index
         stamp = started.strftime("%Y%m%d%H%M%S") if started is not None else "nodate"
         uid = f"skindose-synthesised-{stamp}-{i + 1}"
         assumed.add("uid")
-        ctx.warn(f"{where}: no Irradiation Event UID; a placeholder id was made up")
+        ctx.warn_at(where, "no Irradiation Event UID; a placeholder id was made up")
     et_item = first(C.IrradiationEventType)
     event_type = _EVENT_TYPES.get(_coded_value(et_item), EventType.UNKNOWN) if et_item else (
         EventType.UNKNOWN)
     if et_item is None:
-        ctx.warn(f"{where}: no Irradiation Event Type; recorded as unknown")
+        ctx.warn_at(where, "no Irradiation Event Type; recorded as unknown")
     plane = _plane_of(item) or Plane.SINGLE
     proto = first(C.AcquisitionProtocol)
     vals["protocol"] = (_text(proto) or "").strip() or None if proto is not None else None
@@ -782,7 +911,7 @@ def _event(
         if entrance is not None:
             kerma = entrance
             assumed.add("kerma_rp_gy")
-            ctx.warn(f"{where}: no Dose (RP); Entrance Exposure at RP (DCM 111636) used instead")
+            ctx.warn_at(where, "no Dose (RP); Entrance Exposure at RP (DCM 111636) used instead")
     vals["kerma_rp_gy"] = kerma
     vals["hvl_mm_al"] = num(C.HalfValueLayer, "length", "Half Value Layer")
     rp_item = first(C.ReferencePointDefinition)
@@ -834,7 +963,8 @@ def _event(
         vals[f"table_{axis.lower()}_to_isocenter_mm"] = value
         if value is not None:
             ctx.warn("isocenter-referenced table positions (DCM 128766–128768) are read and "
-                     "reported but not yet used for placement", once_key="table-iso")
+                     "reported but not yet used for placement", once_key="table-iso",
+                     code=NoteCode.READER_REPAIR)
     cfa = num(C.CollimatedFieldArea, "area", "Collimated Field Area")
     cfh = num(C.CollimatedFieldHeight, "length", "Collimated Field Height")
     cfw = num(C.CollimatedFieldWidth, "length", "Collimated Field Width")
@@ -847,14 +977,15 @@ def _event(
             assumed.add("sid_mm")
             ctx.warn("SID taken from the Philips private 'Final Distance Source to Detector' "
                      "where DCM 113750 is absent (Philips writes 113750 only when it changes)",
-                     once_key="philips-sid")
+                     once_key="philips-sid", code=NoteCode.READER_REPAIR)
     if theight is None:
         ph = num(P.TableHeightPosition, "length", "Philips Table Height Position")
         if ph is not None:
             theight = ph
             assumed.add("table_height_mm")
             ctx.warn("table height taken from the Philips private 'Table Height Position' "
-                     "(measured from the floor, not from the isocenter)", once_key="philips-th")
+                     "(measured from the floor, not from the isocenter)", once_key="philips-th",
+                     code=NoteCode.READER_REPAIR)
     shutters = None
     for ws in idx.get(P.WedgesAndShutters, []):
         sidx = _index(_children(ws))
@@ -879,7 +1010,7 @@ def _event(
 
     # zeros that mean "unknown" (Philips Azurion, rdsr.md §2.4 item 15)
     if sod == 0 and (sid in (0, None)):
-        ctx.warn(f"{where}: source distances are 0, which this system writes for 'not "
+        ctx.warn_at(where, "source distances are 0, which this system writes for 'not "
                  "recorded'; the event's geometry is treated as unknown")
         sod = sid = None
         if theight == 0:
@@ -888,7 +1019,7 @@ def _event(
             tlong = tlat = None
     for nm, v in (("sod", sod), ("sid", sid), ("dsrp", dsrp)):
         if v is not None and v <= 0:
-            ctx.warn(f"{where}: {nm.upper()} {v:g} mm is not a distance; treated as not recorded")
+            ctx.warn_at(where, f"{nm.upper()} {v:g} mm is not a distance; treated as not recorded")
             if nm == "sod":
                 sod = None
             elif nm == "sid":
@@ -899,12 +1030,13 @@ def _event(
         sod = plane_private[plane]["focal_spot_to_isocenter_mm"]
         assumed.add("sod_mm")
         ctx.warn("source–isocenter distance taken from the Philips accumulated-level private "
-                 "'Focal Spot to ISO Center'", once_key="philips-sod")
+                 "'Focal Spot to ISO Center'", once_key="philips-sod",
+                 code=NoteCode.READER_REPAIR)
     if cfa is not None and cfa <= 0:
         cfa = None
         ctx.warn("Collimated Field Area 0 means 'not recorded'; ignored", once_key="cfa0")
     if (cfh is not None and cfh < 10) or (cfw is not None and cfw < 10):
-        ctx.warn(f"{where}: Collimated Field Height/Width ({cfh}, {cfw} mm) are not a real "
+        ctx.warn_at(where, f"Collimated Field Height/Width ({cfh}, {cfw} mm) are not a real "
                  "field (under 1 cm); ignored")
         cfh = cfw = None
     vals.update(sod_mm=sod, sid_mm=sid, table_longitudinal_mm=tlong, table_lateral_mm=tlat,
@@ -921,7 +1053,8 @@ def _event(
             srp = acc_srp
             assumed.add("srp_mm")
             ctx.warn("source–reference point distance taken from the accumulated level "
-                     "(DCM 113737 there, not per event)", once_key="acc-srp")
+                     "(DCM 113737 there, not per event)", once_key="acc-srp",
+                     code=NoteCode.READER_REPAIR)
     if srp is None and rp is not None:
         srp = rp.source_distance_mm(sod, sid)
         if srp is not None:
@@ -933,7 +1066,7 @@ def _event(
             "reference point definition missing or not understood"
             + (f" ({rp.text!r})" if rp is not None and rp.text else "")
             + "; assumed the IEC 60601-2-43 point 15 cm from the isocenter toward the source",
-            once_key="rp-iec",
+            once_key="rp-iec", code=NoteCode.SRP_DEFAULTED,
         )
     vals["srp_mm"] = srp
     vals["reference_point"] = rp
@@ -941,8 +1074,12 @@ def _event(
     # patient orientation
     vals["patient_orientation"] = _event_orientation(idx, ctx, where)
 
+    # plausibility limits (skindose.rdsr.limits): an absurd value is treated as not given
+    implausible = _apply_limits(vals, ctx, where)
+
     # fallback dose from KAP / field area at the RP
-    if vals["kerma_rp_gy"] is None and vals["kap_gym2"] is not None:
+    if vals["kerma_rp_gy"] is None and vals["kap_gym2"] is not None and (
+            "kerma_rp_gy" not in implausible):
         ev_tmp = IrradiationEvent(index=i, uid=uid, **{k: v for k, v in vals.items()
                                                         if k in _FIELD_SUBSET})
         fld = ev_tmp.field_at_detector_mm
@@ -950,19 +1087,17 @@ def _event(
             area_rp_m2 = fld[0] * fld[1] * (srp / sid) ** 2 * 1e-6
             vals["kerma_rp_gy"] = vals["kap_gym2"] / area_rp_m2
             assumed.add("kerma_rp_gy")
-            ctx.warn(f"{where}: no Dose (RP); estimated as DAP / field area at the reference point")
+            ctx.warn_at(where, "no Dose (RP); estimated as DAP / field area at the reference point")
 
     unusable = None
-    if vals["kerma_rp_gy"] is None:
+    if "kerma_rp_gy" in implausible:
+        unusable = f"Dose (RP) {implausible['kerma_rp_gy']} is not a plausible reading"
+        ctx.warn_at(where, f"{unusable}; the event is kept but contributes no dose",
+                    code=NoteCode.EVENT_UNUSABLE)
+    elif vals["kerma_rp_gy"] is None:
         unusable = "no reference-point air kerma (Dose (RP)) and no way to derive it"
-        ctx.warn(f"{where}: {unusable}; the event is kept but contributes no dose")
-    elif vals["kerma_rp_gy"] < 0:
-        ctx.warn(f"{where}: negative Dose (RP) {vals['kerma_rp_gy']:g} Gy; the event is kept but "
-                 "contributes no dose")
-        unusable = "negative Dose (RP)"
-    if vals["kap_gym2"] is not None and vals["kap_gym2"] < 0:
-        ctx.warn(f"{where}: negative Dose Area Product; ignored")
-        vals["kap_gym2"] = None
+        ctx.warn_at(where, f"{unusable}; the event is kept but contributes no dose",
+                    code=NoteCode.EVENT_UNUSABLE)
 
     return IrradiationEvent(
         index=i,
@@ -974,6 +1109,25 @@ def _event(
         unusable=unusable,
         **vals,
     )
+
+
+def _apply_limits(vals: dict[str, Any], ctx: _Ctx, where: int) -> dict[str, str]:
+    """Null every value outside :data:`skindose.rdsr.limits.LIMITS` with a note.
+
+    Returns the nulled fields with their original values as text.
+    """
+    out: dict[str, str] = {}
+    for name, limit in LIMITS.items():
+        v = vals.get(name)
+        if v is None or check(v, limit):
+            continue
+        shown = f"{v:g}" if isinstance(v, float) else repr(v)
+        out[name] = f"{shown} {limit.unit}".strip()
+        vals[name] = None
+        ctx.warn_at(where, f"{name} = {out[name]} is outside the plausible range "
+                    f"{limit.lo:g}–{limit.hi:g} {limit.unit} ({limit.reason}); not used",
+                    code=NoteCode.VALUE_IMPLAUSIBLE, data={"field": name, "value": shown})
+    return out
 
 
 _FIELD_SUBSET = {"field_height_mm", "field_width_mm", "field_area_m2", "shutters_mm", "sid_mm"}
@@ -999,10 +1153,14 @@ def _normalise_angles(a, b, ctx: _Ctx, where: str, assumed: set[str], names):
         if a == -180.0:
             a = 180.0
     if (a0 is not None and abs(a - a0) > 1e-9) or (b0 is not None and abs(b - b0) > 1e-9):
-        ctx.warn(f"{where}: positioner angles ({a0}, {b0}) deg are out of range; normalised to "
-                 f"the same direction ({a:g}, {b:g}) deg")
+        ctx.warn_at(where, f"positioner angles ({a0}, {b0}) deg are out of range; normalised to "
+                 f"the same direction ({_deg(a)}, {_deg(b)}) deg", code=NoteCode.ANGLE_WRAPPED)
         assumed.update(names)
     return a, b
+
+
+def _deg(x: float | None) -> str:
+    return "–" if x is None else f"{x:g}"
 
 
 def _filters(items: list[Dataset], ctx: _Ctx, where: str) -> list[Filter]:
@@ -1019,12 +1177,18 @@ def _filters(items: list[Dataset], ctx: _Ctx, where: str) -> list[Filter]:
             cv = _coded_value(mat_item[0])
             material = FILTER_MATERIALS.get(cv, "unknown") if cv else "unknown"
             if material == "unknown":
-                ctx.warn(f"{where}: filter material code {cv} is not known to skindose; the "
+                ctx.warn_at(where, f"filter material code {cv} is not known to skindose; the "
                          "filter is not used for the beam quality", once_key=f"mat:{cv}")
         tmin = idx.get(C.XRayFilterThicknessMinimum)
         tmax = idx.get(C.XRayFilterThicknessMaximum)
         lo = ctx.num(tmin[0], "length", "X-Ray Filter Thickness Minimum", where) if tmin else None
         hi = ctx.num(tmax[0], "length", "X-Ray Filter Thickness Maximum", where) if tmax else None
+        bad = [t for t in (lo, hi) if not check(t, FILTER_THICKNESS)]
+        if bad:
+            ctx.warn_at(where, f"filter thickness {bad[0]:g} mm ({material}) is outside the "
+                        f"plausible range 0–{FILTER_THICKNESS.hi:g} mm; the filter is not used",
+                        code=NoteCode.VALUE_IMPLAUSIBLE)
+            continue
         if lo is not None and hi is not None and lo != hi:
             ctx.warn(f"filter thickness given as a range ({lo:g}–{hi:g} mm); the mean is used",
                      once_key=f"frange:{material}:{lo}:{hi}")
@@ -1051,7 +1215,7 @@ def _event_orientation(idx: dict[Code, list[Dataset]], ctx: _Ctx, where: str):
         return None
     rel = _coded_value(rel_items[0])
     if rel not in (C.Headfirst, C.FeetFirst):
-        ctx.warn(f"{where}: patient-table relationship {rel} is not head- or feet-first; "
+        ctx.warn_at(where, f"patient-table relationship {rel} is not head- or feet-first; "
                  "orientation not used", once_key=f"rel:{rel}")
         return None
     mod = None
@@ -1064,7 +1228,8 @@ def _event_orientation(idx: dict[Code, list[Dataset]], ctx: _Ctx, where: str):
         if sib:
             mod = _coded_value(sib[0])
             ctx.warn("Patient Orientation Modifier found as a sibling of Patient Orientation "
-                     "instead of its child (Canon layout); used", once_key="canon-mod")
+                     "instead of its child (Canon layout); used", once_key="canon-mod",
+                     code=NoteCode.READER_REPAIR)
     if mod is None:
         ctx.warn("Patient Orientation Modifier missing; supine assumed", once_key="no-mod")
         mod = C.Supine
@@ -1082,7 +1247,7 @@ def _patient_orientation(events, xml_position, ctx: _Ctx):
     if xml_position is not None:
         return xml_position, "Siemens XML in the root Comment (PatientPosition)"
     ctx.warn("patient orientation not reported in the RDSR; geometry will assume head-first "
-             "supine (HFS) unless set otherwise")
+             "supine (HFS) unless set otherwise", code=NoteCode.ORIENTATION_DEFAULTED)
     return None, "not reported"
 
 
@@ -1107,6 +1272,78 @@ def _summarise_events(events: list[IrradiationEvent], ctx: _Ctx) -> None:
     if nogeo:
         ctx.warn(f"{len(nogeo)} event(s) have no positioner angles (events {_ranges(nogeo)}); "
                  "no beam direction can be known for them")
+
+
+def _damaged_containers(root_items: list[Dataset], ctx: _Ctx) -> None:
+    """Name every root container whose concept could not be read (a damaged event, maybe)."""
+    bad = [k for k, it in enumerate(root_items)
+           if str(it.get("ValueType", "") or "").upper() == "CONTAINER" and _concept(it) is None]
+    if bad:
+        ctx.warn(f"{len(bad)} container(s) of the content tree have a missing or damaged concept "
+                 f"name (content items {_ranges([b + 1 for b in bad])} of the root); if they "
+                 "were irradiation events, their dose is missing from the map",
+                 code=NoteCode.EVENT_DAMAGED, severity=Severity.CRITICAL,
+                 data={"root_items": bad})
+
+
+def _plausible_totals(a: AccumulatedDose, ctx: _Ctx) -> AccumulatedDose:
+    import dataclasses
+
+    changes: dict[str, None] = {}
+    for name, limit in TOTAL_LIMITS.items():
+        v = getattr(a, name)
+        if not check(v, limit):
+            changes[name] = None
+            ctx.warn(f"accumulated dose ({a.plane.value} plane): {name} = {v!r} {limit.unit} is "
+                     f"outside the plausible range ({limit.reason}); not used",
+                     code=NoteCode.VALUE_IMPLAUSIBLE)
+    return dataclasses.replace(a, **changes) if changes else a
+
+
+#: Σ events below this fraction of the file's own total: the map may be incomplete (critical).
+COMPLETE_FRACTION = 0.95
+#: Relative differences up to this are per-event rounding (info); above, a warning.
+ROUNDING_FRACTION = 0.02
+
+
+def _completeness(events: list[IrradiationEvent], accumulated: list[AccumulatedDose],
+                  ctx: _Ctx) -> None:
+    """Compare Σ events with the file's accumulated totals, per plane.
+
+    Σ event K_RP below 95 % of the reported total: critical (events are missing: truncated
+    file or dropped containers). KAP alone is never critical: Philips Allura Clarity files
+    report a KAP total 12-16 % above Σ event KAP while K_RP agrees exactly (shared sample
+    files u104, u601). Differences of 2–5 %, or an excess: warning. Under 2 %: info (the
+    per-event values are rounded to 2–3 significant digits in some files, e.g. Siemens).
+    """
+    by_plane: dict[Plane, list[IrradiationEvent]] = {}
+    for ev in events:
+        by_plane.setdefault(ev.plane, []).append(ev)
+    for acc in accumulated:
+        evs = by_plane.get(acc.plane, [])
+        if acc.plane is Plane.ALL or (not evs and acc.plane is Plane.SINGLE):
+            evs = events
+        for attr, total, what in (("kerma_rp_gy", acc.kerma_rp_total_gy, "K_RP"),
+                                  ("kap_gym2", acc.kap_total_gym2, "KAP")):
+            if total is None or total <= 0:
+                continue
+            summed = sum(getattr(e, attr) or 0.0 for e in evs if e.unusable is None)
+            frac = summed / total
+            if abs(frac - 1.0) <= 0.005:
+                continue
+            text = (f"the events of the {acc.plane.value} plane carry {100 * frac:.1f} % of the "
+                    f"{what} this file reports as its total ({summed:.4g} vs {total:.4g})")
+            if frac < COMPLETE_FRACTION and what == "K_RP":
+                sev, code = Severity.CRITICAL, NoteCode.FILE_TRUNCATED
+                text += "; events are missing (the file looks truncated or damaged): the map " \
+                        "may be incomplete"
+            elif abs(frac - 1.0) > ROUNDING_FRACTION:
+                sev, code = Severity.WARNING, NoteCode.TOTALS_MISMATCH
+            else:
+                sev, code = Severity.INFO, NoteCode.TOTALS_MISMATCH
+                text += " (within per-event rounding)"
+            ctx.warn(text, code=code, severity=sev,
+                     data={"plane": acc.plane.value, "quantity": what, "fraction": frac})
 
 
 def _ranges(nums: list[int]) -> str:

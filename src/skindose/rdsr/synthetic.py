@@ -25,10 +25,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence as DSequence
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from skindose.rdsr._fastwrite import LightDataset, encode
 from skindose.rdsr.codes import FILTER_MATERIALS, PHILIPS, SRT_TO_SCT, TARGET_REGIONS, C, Code, P
 from skindose.rdsr.model import (
     AccumulatedDose,
@@ -45,7 +45,7 @@ from skindose.rdsr.model import (
     Study,
 )
 
-__all__ = ["Quirks", "build_rdsr", "example_procedure", "write_rdsr"]
+__all__ = ["Quirks", "build_rdsr", "encode_rdsr", "example_procedure", "write_rdsr"]
 
 RDSR_SOP = "1.2.840.10008.5.1.4.1.1.88.67"
 
@@ -138,7 +138,7 @@ class _Writer:
 
     # content items ---------------------------------------------------------------------------
     def code_ds(self, code: Code, meaning: str = "") -> Dataset:
-        d = Dataset()
+        d = LightDataset()
         scheme, value = code.scheme, code.value
         if scheme == "SCT" and self.q.legacy_codes and value in _SCT_TO_SRT:
             scheme, value = "SRT", _SCT_TO_SRT[value]
@@ -148,42 +148,42 @@ class _Writer:
         return d
 
     def _item(self, rel: str, vt: str, concept: Code, meaning: str = "") -> Dataset:
-        it = Dataset()
+        it = LightDataset()
         if rel:
             it.RelationshipType = rel
         it.ValueType = vt
-        it.ConceptNameCodeSequence = DSequence([self.code_ds(concept, meaning)])
+        it.ConceptNameCodeSequence = list([self.code_ds(concept, meaning)])
         return it
 
     def container(self, concept: Code, children: list[Dataset], rel: str = "CONTAINS") -> Dataset:
         it = self._item(rel, "CONTAINER", concept)
         it.ContinuityOfContent = "SEPARATE"
-        it.ContentSequence = DSequence(children)
+        it.ContentSequence = list(children)
         return it
 
     def num(self, concept: Code, value, unit: str, rel: str = "CONTAINS") -> Dataset:
         it = self._item(rel, "NUM", concept)
-        mv = Dataset()
+        mv = LightDataset()
         if isinstance(value, list | tuple):
             mv.NumericValue = [_ds(v, self.q.exponent_numbers) for v in value]
         else:
             mv.NumericValue = _ds(value, self.q.exponent_numbers)
-        u = Dataset()
+        u = LightDataset()
         u.CodeValue = unit
         u.CodingSchemeDesignator = "UCUM"
         u.CodeMeaning = unit
-        mv.MeasurementUnitsCodeSequence = DSequence([u])
-        it.MeasuredValueSequence = DSequence([mv])
+        mv.MeasurementUnitsCodeSequence = list([u])
+        it.MeasuredValueSequence = list([mv])
         return it
 
     def empty_num(self, concept: Code) -> Dataset:
         it = self._item("CONTAINS", "NUM", concept)
-        it.MeasuredValueSequence = DSequence([])
+        it.MeasuredValueSequence = list([])
         return it
 
     def code(self, concept: Code, value: Code, meaning: str = "", rel: str = "CONTAINS"):
         it = self._item(rel, "CODE", concept)
-        it.ConceptCodeSequence = DSequence([self.code_ds(value, meaning)])
+        it.ConceptCodeSequence = list([self.code_ds(value, meaning)])
         return it
 
     def text(self, concept: Code, value: str, rel: str = "CONTAINS") -> Dataset:
@@ -354,7 +354,7 @@ def _event_items(w: _Writer, ev: IrradiationEvent, first: bool) -> list[Dataset]
         if q.canon_modifier_sibling:
             items += [orient, mod_item]
         else:
-            orient.ContentSequence = DSequence([mod_item])
+            orient.ContentSequence = list([mod_item])
             items.append(orient)
     if ev.target_region_code:
         scheme, _, value = ev.target_region_code.partition(":")
@@ -401,17 +401,38 @@ def build_rdsr(
     Returns
     -------
     pydicom.dataset.Dataset
-        With file meta, ready for ``dcmwrite`` or for :func:`skindose.read_rdsr`.
+        With file meta, ready for ``dcmwrite`` or for :func:`skindose.read_rdsr` (read by
+        pydicom from the encoded bytes of :func:`encode_rdsr`).
     """
+    import io
+
+    import pydicom
+
+    return pydicom.dcmread(io.BytesIO(encode_rdsr(procedure, quirks)))
+
+
+def encode_rdsr(
+    procedure: Procedure | Sequence[IrradiationEvent],
+    quirks: Quirks | None = None,
+) -> bytes:
+    """The DICOM Part 10 bytes of the RDSR that :func:`build_rdsr` describes."""
+    return encode(_build_light(procedure, quirks))
+
+
+def _build_light(
+    procedure: Procedure | Sequence[IrradiationEvent],
+    quirks: Quirks | None = None,
+) -> LightDataset:
+    """The content tree of :func:`build_rdsr` as light nodes (see skindose.rdsr._fastwrite)."""
     if not isinstance(procedure, Procedure):
         procedure = _procedure_from_events(tuple(procedure))
     q = quirks or Quirks()
     w = _Writer(q)
     proc = procedure
 
-    ds = Dataset()
+    ds = LightDataset()
     sop_uid = generate_uid()
-    meta = FileMetaDataset()
+    meta = LightDataset()
     meta.MediaStorageSOPClassUID = RDSR_SOP
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -455,16 +476,16 @@ def build_rdsr(
     if proc.device.institution:
         ds.InstitutionName = proc.device.institution
     ds.ValueType = "CONTAINER"
-    ds.ConceptNameCodeSequence = DSequence([w.code_ds(C.XRayRadiationDoseReport,
+    ds.ConceptNameCodeSequence = list([w.code_ds(C.XRayRadiationDoseReport,
                                                       "X-Ray Radiation Dose Report")])
     ds.ContinuityOfContent = "SEPARATE"
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "UNVERIFIED"
     if not q.no_template:
-        t = Dataset()
+        t = LightDataset()
         t.MappingResource = "DCMR"
         t.TemplateIdentifier = "10001"
-        ds.ContentTemplateSequence = DSequence([t])
+        ds.ContentTemplateSequence = list([t])
 
     root: list[Dataset] = [
         w.code(C.ProcedureReported, C.ProjectionXRay, "Projection X-Ray", rel="HAS CONCEPT MOD"),
@@ -476,7 +497,7 @@ def build_rdsr(
         w.text(C.DeviceObserverSerialNumber, proc.device.serial or "0", rel="HAS OBS CONTEXT"),
     ]
     scope = w.code(C.ScopeOfAccumulation, Code("DCM", "113014"), "Study", rel="HAS OBS CONTEXT")
-    scope.ContentSequence = DSequence([w.uid(C.StudyInstanceUID, ds.StudyInstanceUID,
+    scope.ContentSequence = list([w.uid(C.StudyInstanceUID, ds.StudyInstanceUID,
                                              rel="HAS PROPERTIES")])
     root.append(scope)
 
@@ -525,16 +546,15 @@ def build_rdsr(
                                       '/></PatientPosition></Root>'))
     root.append(w.code(C.SourceOfDoseInformation, Code("DCM", "113856"),
                        "Automated Data Collection"))
-    ds.ContentSequence = DSequence(root)
+    ds.ContentSequence = list(root)
     return ds
 
 
 def write_rdsr(procedure: Procedure | Sequence[IrradiationEvent], path: str | Path,
                quirks: Quirks | None = None) -> Path:
     """Build an RDSR with :func:`build_rdsr` and write it as a DICOM file; returns the path."""
-    ds = build_rdsr(procedure, quirks)
     out = Path(path)
-    ds.save_as(out, enforce_file_format=True)
+    out.write_bytes(encode_rdsr(procedure, quirks))
     return out
 
 

@@ -143,7 +143,7 @@ def profile_from_dict(d: dict[str, Any], *, source: str = "<dict>") -> VendorPro
     offset = tuple(float(x) for x in _get(d, "placement", "origin_offset_mm", [0.0, 0.0, 0.0]))
     if len(offset) != 3:
         raise ConfigurationError(f"{source}: placement.origin_offset_mm needs 3 numbers")
-    trans = _get(d, "table", "transmission", 0.8)
+    trans = _get(d, "table", "transmission", "generic")
     if not isinstance(trans, str):
         trans = float(trans)
         if not 0 < trans <= 1:
@@ -180,7 +180,7 @@ def profile_from_dict(d: dict[str, Any], *, source: str = "<dict>") -> VendorPro
         fixed_table_top_mm=float(_get(d, "table", "fixed_table_top_mm", -150.0)),
         default_height_of_system_mm=None if hos is None else float(hos),
         placement_offset_mm=offset,  # type: ignore[arg-type]
-        table_thickness_mm=float(_get(d, "table", "thickness_mm", 20.0)),
+        table_thickness_mm=float(_get(d, "table", "thickness_mm", 50.0)),
         mattress_thickness_mm=float(_get(d, "table", "mattress_thickness_mm", 40.0)),
         table_width_mm=float(_get(d, "table", "width_mm", 450.0)),
         table_length_mm=float(_get(d, "table", "length_mm", 2800.0)),
