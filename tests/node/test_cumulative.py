@@ -164,3 +164,35 @@ def test_patients_are_kept_apart(start_node):
     for d in node.registry.instances():
         assert d["cumulative_contributing"]["ids"] == [d["id"]]
         assert d["cumulative_psd_gy"] == pytest.approx(d["psd_gy"], rel=1e-12)
+
+
+def test_partial_report_superseded_in_the_window(start_node):
+    """A partial RDSR and the later complete one of the same study: the window counts the
+    events once (accumulation rules), as compute of the complete report alone does."""
+    import dataclasses
+
+    from skindose.rdsr.synthetic import build_rdsr, example_procedure
+
+    full = example_procedure(n_events=6, seed=81)
+    full = dataclasses.replace(
+        full, study=dataclasses.replace(full.study, date=DAY0,
+                                        uid="1.2.826.0.1.3680043.10.1234.99.81"),
+        patient=dataclasses.replace(full.patient, patient_id="SUPER-1"))
+    partial = dataclasses.replace(full, events=full.events[:3])
+    ds_partial, ds_full = build_rdsr(partial), build_rdsr(full)
+    node = start_node()
+    assert store_scu(node.port, [ds_partial]) == [0]
+    assert node.wait_idle(60)
+    assert store_scu(node.port, [ds_full]) == [0]
+    assert node.wait_idle(60)
+    rows = {d["sop_instance_uid"]: d for d in node.registry.instances()}
+    d_full = rows[str(ds_full.SOPInstanceUID)]
+    ref = _compute(skindose.read_rdsr(ds_full))
+    both = _compute([skindose.read_rdsr(ds_partial), skindose.read_rdsr(ds_full)],
+                    same_patient=True)
+    assert both.psd_gy == pytest.approx(ref.psd_gy, rel=1e-9)  # the rules themselves
+    assert len(d_full["cumulative_contributing"]["ids"]) == 2
+    assert d_full["cumulative_psd_gy"] == pytest.approx(ref.psd_gy, rel=1e-9)
+    # the plain sum would have counted the first three events twice
+    partial_psd = rows[str(ds_partial.SOPInstanceUID)]["psd_gy"]
+    assert partial_psd > 0
