@@ -25,13 +25,9 @@ DAY0 = datetime(2026, 2, 2, 10, 0, 0)
 
 
 def _compute(procs, same_patient=False):
-    import inspect
-
     ph = phantoms.plane(cell_area_cm2=25.0)
     s = Settings.from_toml(SETTINGS)
-    if "same_patient" in inspect.signature(skindose.compute).parameters:
-        return skindose.compute(procs, ph, s, same_patient=same_patient)
-    return skindose.compute(procs, ph, s)
+    return skindose.compute(procs, ph, s, same_patient=same_patient)
 
 
 def _free_port() -> int:

@@ -66,39 +66,22 @@ def patient_hash(key: str | None) -> str:
 
 
 def _patient_key(proc: Any) -> str | None:
-    try:
-        from skindose.accumulate import patient_key
-    except ImportError:  # fallback until skindose.accumulate lands on main
-        pid = (proc.patient.patient_id or "").strip()
-        return f"id:{pid}" if pid else None
+    from skindose.accumulate import patient_key
+
     return patient_key(proc)
 
 
 def _merge(procs: list[Any]) -> tuple[list[Any], list[Any]]:
-    try:
-        from skindose.accumulate import merge_procedures
-    except ImportError:  # fallback until skindose.accumulate lands on main
-        seen: set[str] = set()
-        out = []
-        for p in procs:
-            uid = getattr(p, "sop_instance_uid", None) or id(p)
-            if uid in seen:
-                continue
-            seen.add(uid)
-            out.append(p)
-        return out, []
+    from skindose.accumulate import merge_procedures
+
     merged, notes = merge_procedures(procs)
     return list(merged), list(notes)
 
 
 def _compute(procs: Any, phantom: Any, settings: Any, *, same_patient: bool) -> Any:
-    import inspect
-
     from skindose import compute
 
-    if "same_patient" in inspect.signature(compute).parameters:
-        return compute(procs, phantom, settings, same_patient=same_patient)
-    return compute(procs, phantom, settings)  # pragma: no cover - before the accumulation API
+    return compute(procs, phantom, settings, same_patient=same_patient)
 
 
 def _notes(result: Any) -> list[dict[str, Any]]:
