@@ -304,9 +304,13 @@ class DoseNode:
 
     def serve_forever(self) -> int:
         """Start, run until SIGTERM/SIGINT (or ``once``), stop gracefully; the exit code."""
-        old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-        signal.signal(signal.SIGTERM, lambda *_: self.request_stop(143))
-        signal.signal(signal.SIGINT, lambda *_: self.request_stop(130))
+        old = {}
+        if threading.current_thread() is threading.main_thread():
+            old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+            signal.signal(signal.SIGTERM, lambda *_: self.request_stop(143))
+            signal.signal(signal.SIGINT, lambda *_: self.request_stop(130))
+        else:  # signals can only be caught in the main thread: the caller must stop us
+            log.warning("not in the main thread: SIGTERM/SIGINT are not handled here")
         try:
             self.start()
             while not self._stop_requested.wait(0.2):
