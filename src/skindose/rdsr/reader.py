@@ -1139,6 +1139,13 @@ def _normalise_angles(a, b, ctx: _Ctx, where: str, assumed: set[str], names):
     A secondary angle beyond ±90° (Eurocolumbus reports 183°) describes the same detector
     direction as (primary + 180°, 180° − secondary).
     """
+    lim = LIMITS["primary_angle_deg"]
+    for k, v in ((0, a), (1, b)):
+        if not check(v, lim):
+            ctx.warn_at(where, f"{names[k]} = {v!r} deg is outside the plausible range "
+                        f"{lim.lo:g}–{lim.hi:g} deg ({lim.reason}); not used",
+                        code=NoteCode.VALUE_IMPLAUSIBLE, data={"field": names[k]})
+            a, b = (None, b) if k == 0 else (a, None)
     if a is None and b is None:
         return a, b
     a0, b0 = a, b
