@@ -1,8 +1,9 @@
 """Every documentation reference in the code resolves to a file (and section) of the repository.
 
 A newcomer who clones the repository must be able to follow each ``*.md`` reference in src/,
-tests/, scripts/ and benchmarks/; only the shared test data outside the repository
-(``../shared/data/...``) may be named without being in it.
+tests/, scripts/, benchmarks/, phantoms/, notebooks/ and docs/; only the shared test data
+outside the repository (``../shared/data/...``, no ``.md`` file) may be named without being in
+it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ("src", "tests", "scripts", "benchmarks", "phantoms", "notebooks")
+SCANNED = ("src", "tests", "scripts", "benchmarks", "phantoms", "notebooks", "docs")
 SKIP_PARTS = {".venv", "__pycache__", ".git", "results", ".ipynb_checkpoints"}
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".txt", ".cfg", ".ipynb", ".json", ".yaml", ".yml"}
 
