@@ -75,7 +75,7 @@ def _unit(v):
 def test_analytic_single_beam_on_plane(plane, a, b):
     ev = event(a=a, b=b, kerma_rp_gy=0.0123)
     res = compute(procedure([ev]), plane, BARE)
-    # design.md §6, independently of compute: HFS, patient-based angles
+    # docs/architecture.md §6, independently of compute: HFS, patient-based angles
     ar, br = math.radians(a), math.radians(b)
     w = np.array([math.sin(ar) * math.cos(br), -math.cos(ar) * math.cos(br), math.sin(br)])
     u = np.array([1.0, 0.0, 0.0])  # field width along the patient's left (a = 0)

@@ -1,6 +1,6 @@
 """The one orchestrator: RDSR procedure(s) → beams → physics → kernel → :class:`SkinDoseMap`.
 
-:func:`compute` wires the stages of design.md §1 together and nothing else knows about all of
+:func:`compute` wires the stages (docs/architecture.md §1) together; nothing else knows about all of
 them. It keeps no module-level mutable state (the kernel's acceleration structure is built once
 per call and passed explicitly), so several threads may call it at once.
 

@@ -1,6 +1,6 @@
 """The result of a skin dose computation: :class:`SkinDoseMap` and :class:`EventResult`.
 
-Units: dose in Gy, lengths and coordinates in mm (patient frame P, design.md §6), areas in m²
+Units: dose in Gy, lengths and coordinates in mm (frame P, docs/architecture.md §6), areas in m²
 in public results (cells carry mm² internally).
 """
 
