@@ -75,7 +75,7 @@ def _unit(v):
 def test_analytic_single_beam_on_plane(plane, a, b):
     ev = event(a=a, b=b, kerma_rp_gy=0.0123)
     res = compute(procedure([ev]), plane, BARE)
-    # design.md §6, independently of compute: HFS, patient-based angles
+    # docs/architecture.md §6, independently of compute: HFS, patient-based angles
     ar, br = math.radians(a), math.radians(b)
     w = np.array([math.sin(ar) * math.cos(br), -math.cos(ar) * math.cos(br), math.sin(br)])
     u = np.array([1.0, 0.0, 0.0])  # field width along the patient's left (a = 0)
@@ -344,7 +344,7 @@ def test_accumulation_adds_maps_and_warns_on_patient_id(plane):
 def test_default_phantom_scaled_to_patient():
     p = procedure([event()], height_m=1.60, mass_kg=60.0)
     res = compute(p, settings=BARE.replace(cell_area_cm2=16.0))
-    assert res.phantom.name == "adult"
+    assert res.phantom.name in ("adult", "adult_arms_up")  # chest target: arms auto-raised
     assert res.phantom.height_m == pytest.approx(1.60)
     assert res.psd_gy > 0
 

@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     ph.add_argument("--export", nargs=2, metavar=("NAME", "FILE"),
                     help="write phantom NAME as a mesh file (format from the extension)")
     ph.add_argument("--cell-area-cm2", type=float, default=1.0)
+    __import__("skindose.node.cli", fromlist=["register"]).register(sub)  # serve, registry
     __import__("skindose.batch.cli", fromlist=["register"]).register(sub)  # skindose batch
     return p
 
@@ -116,8 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        if getattr(args, "handler", None) is not None:  # subcommands registered by modules
-            return args.handler(args)
         if args.command == "inspect":
             return _inspect(args)
         if args.command == "compute":
@@ -126,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "phantoms":
             return _phantoms(args)
+        if getattr(args, "func", None) is not None:  # subcommands registered by modules
+            return args.func(args)
     except SkinDoseError as exc:
         print(f"skindose: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

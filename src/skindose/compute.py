@@ -1,6 +1,6 @@
 """The one orchestrator: RDSR procedure(s) → beams → physics → kernel → :class:`SkinDoseMap`.
 
-:func:`compute` wires the stages of design.md §1 together and nothing else knows about all of
+:func:`compute` wires the stages (docs/architecture.md §1) together; nothing else knows about all of
 them. It keeps no module-level mutable state (the kernel's acceleration structure is built once
 per call and passed explicitly), so several threads may call it at once.
 
@@ -176,6 +176,7 @@ def compute(
         prov.append(f"{len(procs)} procedures accumulated on one phantom, in the given order",
                     code=NoteCode.PROCEDURES_ACCUMULATED)
 
+    phantom_default = phantom is None
     if phantom is None:
         phantom = _default_phantom(procs, s, prov, warns)
     else:
@@ -273,7 +274,7 @@ def compute(
                      "is empty; the geometry (table position, placement) is probably wrong",
                      code=NoteCode.BEAM_MISSES_PHANTOM, severity=Severity.CRITICAL)
     totals = _reference_totals(procs, float(dose.max()) if any_beams else None, rp_total)
-    return SkinDoseMap(
+    result = SkinDoseMap(
         phantom=phantom,
         dose_gy=dose,
         events=tuple(events),
@@ -293,6 +294,14 @@ def compute(
         beams=tuple(p.beams if p.beams is not None and p.beams.n_beams else None
                     for p in prepared),
     )
+    if s.uncertainty:  # skindose.uncertainty: Monte Carlo over the stated input uncertainties
+        from skindose.uncertainty import psd_interval
+
+        iv = psd_interval(procs, None if phantom_default else phantom, s, nominal=result,
+                          compute_kwargs={"same_patient": True})
+        result = dataclasses.replace(result, uncertainty=iv.to_dict(),
+                                     notes=(*result.notes, *iv.notes))
+    return result
 
 
 # ----------------------------------------------------------------------------------------------
@@ -311,35 +320,13 @@ def _dedupe_notes(notes: list[Note]) -> list[Note]:
 
 
 def _default_phantom(procs: list[Procedure], s: Any, prov: _Notes, warns: _Notes) -> Any:
+    """The phantom :func:`skindose.phantoms.default_phantom` picks (variant, size), noted."""
     from skindose import phantoms
-    from skindose.errors import GeometryError
 
-    h = m = None
-    for p in procs:
-        if p.patient.height_m is not None or p.patient.mass_kg is not None:
-            h, m = p.patient.height_m, p.patient.mass_kg
-            break
-    try:
-        ph = phantoms.adult(height_m=h, mass_kg=m, cell_area_cm2=s.cell_area_cm2)
-    except GeometryError as exc:
-        warns.append(f"patient size not usable for the phantom ({exc}): reference adult used",
-                     code=NoteCode.PATIENT_SIZE_DEFAULTED)
-        ph = phantoms.adult(cell_area_cm2=s.cell_area_cm2)
-    size = []
-    if h is None:
-        size.append("height not reported (reference height used)")
-    if m is None:
-        size.append("mass not reported (reference mass used)")
-    prov.append(
-        f"default phantom: stylized adult scaled to {ph.height_m:g} m, {ph.mass_kg:g} kg"
-        + (f" ({'; '.join(size)})" if size else " (from the RDSR)")
-        + f", cells of at most {s.cell_area_cm2:g} cm² ({ph.n_cells} cells)",
-        code=NoteCode.PHANTOM,
-    )
-    if size:
-        warns.append(f"patient size not in the RDSR: {'; '.join(size)} "
-                     f"({ph.height_m:g} m, {ph.mass_kg:g} kg)",
-                     code=NoteCode.PATIENT_SIZE_DEFAULTED)
+    ph, notes = phantoms.default_phantom(procs, s)
+    prov.sink.extend(notes)
+    prov.append(f"default phantom: {ph.name}, {ph.height_m:g} m, {ph.mass_kg:g} kg, cells of at "
+                f"most {s.cell_area_cm2:g} cm² ({ph.n_cells} cells)", code=NoteCode.PHANTOM)
     return ph
 
 

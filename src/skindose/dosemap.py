@@ -1,6 +1,6 @@
 """The result of a skin dose computation: :class:`SkinDoseMap` and :class:`EventResult`.
 
-Units: dose in Gy, lengths and coordinates in mm (patient frame P, design.md §6), areas in m²
+Units: dose in Gy, lengths and coordinates in mm (frame P, docs/architecture.md §6), areas in m²
 in public results (cells carry mm² internally).
 """
 
@@ -119,6 +119,9 @@ class SkinDoseMap:
         Every assumption (profile, placement, orientation, defaults), in plain words.
     warnings
         Plain-text view of the warning and critical notes.
+    uncertainty
+        :meth:`skindose.uncertainty.PSDInterval.to_dict` when ``Settings.uncertainty`` was on
+        (PSD median, 95 % interval, location spread, variance shares), else None.
     notes
         Every typed :class:`~skindose.notes.Note` of reading, accumulation, geometry, physics
         and the kernel (``provenance`` and ``warnings`` are their text views).
@@ -146,6 +149,7 @@ class SkinDoseMap:
     provenance: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[Note, ...] = ()
+    uncertainty: dict[str, Any] | None = None
     is_reference_point_estimate: bool = False
     reference_point_estimate_gy: float | None = None
     version: str = ""

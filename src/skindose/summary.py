@@ -169,6 +169,9 @@ SUMMARY_SCHEMA: dict[str, Any] = {
                        "description": "patient identifiers and institution were removed"},
         "alerts": {"type": "array", "items": _ALERT_SCHEMA,
                    "description": "clinical levels reached (NCRP Report 168 SRDLs)"},
+        "uncertainty": {"type": ["object", "null"],
+                        "description": "PSD median and 95 % interval (skindose.uncertainty), "
+                        "null when not computed"},
     },
 }
 
@@ -310,4 +313,5 @@ def build_summary(result: Any, thresholds_gy: tuple[float, ...] | None = None, *
         "notes": [n.to_dict() for n in notes],
         "anonymized": bool(settings.get("anonymize", False)),
         "alerts": alerts(result),
+        "uncertainty": jsonable(result.uncertainty),
     }

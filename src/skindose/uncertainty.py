@@ -423,6 +423,7 @@ def psd_interval(
 
     t_start = time.perf_counter()
     s = settings if settings is not None else Settings()
+    s = s.replace(uncertainty=False)  # the samples are plain computes (no recursion)
     procs = [procedures] if isinstance(procedures, Procedure) else list(procedures)
     n_geo = s.uncertainty_samples if n is None else int(n)
     if n_geo < 0:

@@ -1,4 +1,4 @@
-"""Canonical beams (design.md §6) and orientation equivalence."""
+"""Canonical beams (docs/architecture.md §6) and orientation equivalence."""
 
 from __future__ import annotations
 

@@ -279,7 +279,7 @@ def test_adult_landmarks_inside(ref_adult):
 
 @pytest.mark.parametrize(("height_m", "mass_kg"), [(1.90, 110.0), (1.50, 45.0), (1.76, 120.0)])
 def test_adult_scaling_rule(ref_adult, height_m, mass_kg):
-    """physics.md §8.4: z ∝ H/H_ref, x and y ∝ sqrt((M/M_ref)/(H/H_ref)), volume ∝ M."""
+    """docs/physics.md §8.4: z ∝ H/H_ref, x and y ∝ sqrt((M/M_ref)/(H/H_ref)), volume ∝ M."""
     p = phantoms.adult(height_m=height_m, mass_kg=mass_kg, cell_area_cm2=2.0)
     s_z = height_m / 1.76
     s_xy = math.sqrt((mass_kg / 73.0) / s_z)

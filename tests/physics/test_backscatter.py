@@ -16,7 +16,7 @@ from skindose.physics import backscatter_factor
 
 SIDES = [5, 10, 20, 25, 35]
 
-# physics.md §2.2: check values of the Benmakhlouf 2013 eq. (8) fit (5/10/20/25/35 cm).
+# docs/physics.md §2.2: check values of the Benmakhlouf 2013 eq. (8) fit (5/10/20/25/35 cm).
 CHECK_VALUES = [
     (80, 3.3, [1.246, 1.338, 1.400, 1.411, 1.419]),
     (80, 6.46, [1.296, 1.438, 1.550, 1.572, 1.589]),
@@ -44,12 +44,12 @@ def test_fit_reproduces_the_715_tabulated_monte_carlo_values(shared_data):
     t = _read_bsf_table(shared_data)
     got = backscatter_factor(t["kvp_kv"], t["hvl_al_mm"], t["field_side_cm"])
     rel = got / t["bsf"] - 1.0
-    assert np.max(np.abs(rel)) < 0.004  # physics.md §2.1: 0.37 %
+    assert np.max(np.abs(rel)) < 0.004  # docs/physics.md §2.1: 0.37 %
     assert np.sqrt(np.mean(rel**2)) < 0.001  # RMS 0.07 %
 
 
 def test_table_a3_spot_values():
-    # physics.md Table A3 (20 cm, Monte-Carlo values): 80 kV 3.1 Al + 0.3 Cu (HVL 6.47) 1.550;
+    # docs/physics.md Table A3 (20 cm, Monte-Carlo values): 80 kV 3.1 Al + 0.3 Cu (HVL 6.47) 1.550;
     # 120 kV 2.5 Al (HVL 4.31) 1.436
     np.testing.assert_allclose(backscatter_factor(80, 6.47, 20), 1.550, rtol=0.004)
     np.testing.assert_allclose(backscatter_factor(120, 4.31, 20), 1.436, rtol=0.004)

@@ -39,11 +39,11 @@ def test_shapes_types_and_physics_md_values():
     for name in ("kvp", "hvl_mm_al", "bsf", "medium_factor", "table_t0", "calibration"):
         a = getattr(f, name)
         assert a.shape == (3,) and a.dtype == np.float64 and not a.flags.writeable
-    # 2.5 inherent + 1.0 reported = 3.5 mm Al: physics.md §5 HVLs 6.46 / 2.51 / 11.12
+    # 2.5 inherent + 1.0 reported = 3.5 mm Al: docs/physics.md §5 HVLs 6.46 / 2.51 / 11.12
     np.testing.assert_allclose(f.hvl_mm_al, [6.46, 2.51, 11.12], rtol=0.005)
-    # BSF check value (physics.md §2.2): 80 kV, HVL 6.46, 20 cm -> 1.550
+    # BSF check value (docs/physics.md §2.2): 80 kV, HVL 6.46, 20 cm -> 1.550
     np.testing.assert_allclose(f.bsf[0], 1.550, rtol=0.002)
-    # water would be 1.036 (physics.md §3); tissue is higher
+    # water would be 1.036 (docs/physics.md §3); tissue is higher
     assert 1.055 < f.medium_factor[0] < 1.08
     # Siemens table: HVL of 3.5 mm Al + 0.3 Cu is above the 2.5 mm Al + 0.3 Cu row (0.732)
     assert 0.732 <= f.table_t0[0] <= 0.748
@@ -79,7 +79,7 @@ def test_bsf_later_from_field_side():
     ev = [_ev(4, 80.0, cu=0.0, al=1.0), _ev(7, 80.0, cu=0.0, al=1.0)]
     f = _quiet(ev, Settings(), table=0.8)
     g = f.with_field_side(np.array([5.0, 35.0]))
-    # physics.md §2.2: 80 kV HVL 3.3 -> 1.246 (5 cm), 1.419 (35 cm)
+    # docs/physics.md §2.2: 80 kV HVL 3.3 -> 1.246 (5 cm), 1.419 (35 cm)
     np.testing.assert_allclose(g.bsf, [1.246, 1.419], rtol=0.002)
     np.testing.assert_allclose(bsf_for(f, [5.0, 35.0]), g.bsf)
     assert g.bsf_evaluated and f.bsf[0] == 1.0  # the original is unchanged

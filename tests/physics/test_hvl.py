@@ -1,4 +1,4 @@
-"""HVL grid against SpekPy values published in physics.md, and properties."""
+"""HVL grid against SpekPy values published in docs/physics.md, and properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from skindose.errors import ExtrapolationWarning
 from skindose.physics import grid_range, hvl_mm_al
 
-# physics.md §5: first HVL (mm Al), SpekPy 2.5.4, anode 12°, 3.5 mm Al + added Cu.
+# docs/physics.md §5: first HVL (mm Al), SpekPy 2.5.4, anode 12°, 3.5 mm Al + added Cu.
 CU = [0.0, 0.1, 0.3, 0.6, 0.9]
 SPEKPY_HVL = {
     60: [2.51, 3.58, 4.84, 5.85, 6.45],
@@ -32,7 +32,7 @@ def test_grid_matches_physics_md_spekpy_values_within_2_percent(kvp):
 
 @pytest.mark.parametrize(
     ("kvp", "cu", "expected"),
-    # physics.md §5 cross-check, SpekPy 12° anode with 3.1 mm Al (an off-node Al value)
+    # docs/physics.md §5 cross-check, SpekPy 12° anode with 3.1 mm Al (an off-node Al value)
     [(80, 0.0, 3.08), (80, 0.3, 6.39), (100, 0.9, 10.02), (60, 0.1, 3.48)],
 )
 def test_off_node_aluminium_against_spekpy(kvp, cu, expected):
@@ -41,7 +41,7 @@ def test_off_node_aluminium_against_spekpy(kvp, cu, expected):
 
 @pytest.mark.parametrize(
     ("kvp", "al", "cu", "s1"),
-    # physics.md Table A0 (Benmakhlouf 2011 beam qualities, their own spectra): within ~3 %
+    # docs/physics.md Table A0 (Benmakhlouf 2011 beam qualities, their own spectra): within ~3 %
     [(50, 2.5, 0.0, 1.78), (80, 3.1, 0.0, 3.12), (100, 4.1, 0.2, 7.23), (150, 3.1, 0.9, 12.48)],
 )
 def test_agrees_with_benmakhlouf_beam_qualities(kvp, al, cu, s1):

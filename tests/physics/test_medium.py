@@ -10,7 +10,7 @@ import pytest
 from skindose.errors import ConfigurationError
 from skindose.physics import muen_ratio
 
-# physics.md §3: primary-beam (mu_en/rho)water/air, SpekPy 2.5.4, 3.5 mm Al + Cu, 12° anode
+# docs/physics.md §3: primary-beam (mu_en/rho)water/air, SpekPy 2.5.4, 3.5 mm Al + Cu, 12° anode
 CU = [0.0, 0.1, 0.3, 0.6, 0.9]
 WATER_AIR = {
     60: [1.019, 1.020, 1.023, 1.027, 1.030],
@@ -46,10 +46,10 @@ def test_tissue_air_in_literature_range_and_above_water():
     for cu in (0.0, 0.3, 0.9):
         tissue = muen_ratio(kvp, cu, 3.5, medium="tissue")
         water = muen_ratio(kvp, cu, 3.5, medium="water")
-        # physics.md §3/§6: f(tissue) ≈ 1.06, range ≈ 1.05-1.08 over fluoroscopic qualities
+        # docs/physics.md §3/§6: f(tissue) ≈ 1.06, range ≈ 1.05-1.08 over fluoroscopic qualities
         assert np.all((tissue > 1.045) & (tissue < 1.09))
         # tissue (with P, S, Cl, K) absorbs more photoelectrically than water: the gap shrinks
-        # as the beam hardens (physics.md: "water/air is 3-5 % below" for soft beams)
+        # as the beam hardens (docs/physics.md: "water/air is 3-5 % below" for soft beams)
         assert np.all(tissue / water > 1.01) and np.all(tissue / water < 1.05)
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from skindose.errors import ConfigurationError, ExtrapolationWarning, SkinDoseWarning
 from skindose.physics import hvl_mm_al, oblique_transmission, table_transmission
 
-# physics.md §4.1: Siemens AXIOM-Artis table + pad, measured (subset)
+# docs/physics.md §4.1: Siemens AXIOM-Artis table + pad, measured (subset)
 SIEMENS = {
     0.0: {50: 0.597, 80: 0.655, 100: 0.680, 125: 0.696},
     0.1: {60: 0.670, 90: 0.712, 120: 0.731},

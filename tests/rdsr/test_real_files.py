@@ -19,7 +19,7 @@ from tests.conftest import real_rdsr_files
 FILES = [p.name for p in real_rdsr_files()] or ["<shared data missing>"]
 
 # Known, documented discrepancies between Σ event values and the file's own totals
-# (shared/data/README.md §1.4 and rdsr.md §2.4 items 29, 30).
+# (docs/rdsr.md §7 and §2.4 items 29, 30).
 KERMA_DISCREPANCY = {
     # Siemens rounds per-event Dose (RP) to 2–3 significant digits: Σ is 1.2 % below the total.
     "openrem__RF-RDSR-Siemens-Zee.dcm": 0.013,
@@ -102,7 +102,7 @@ def test_real_file_kap_totals_or_named_discrepancy(rdsr_dir, name):
 
 def test_canon_mgy_and_dgycm2_are_converted(rdsr_dir):
     proc = read_rdsr(rdsr_dir / "openrem__RF-RDSR-Canon-Ultimaxi-mGyDoseAtRP.dcm")
-    # data/README.md: Σ Dose (RP) 30.574 mGy, total 30.573 mGy; DAP total 126.596 dGy.cm2
+    # docs/rdsr.md §7: Σ Dose (RP) 30.574 mGy, total 30.573 mGy; DAP total 126.596 dGy.cm2
     assert proc.accumulated[0].kerma_rp_total_gy == pytest.approx(30.573e-3, rel=1e-6)
     assert proc.accumulated[0].kap_total_gym2 == pytest.approx(126.596e-5, rel=1e-6)
     assert all(ev.srp_mm == 260.0 for ev in proc.events)

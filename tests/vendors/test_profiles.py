@@ -36,7 +36,7 @@ def test_shipped_profiles_load_and_are_honest():
 @pytest.mark.parametrize(
     ("manufacturer", "model", "expected"),
     [
-        # the strings of the shared real files (data/README.md §1.2)
+        # the strings of the shared real files (docs/rdsr.md §7)
         ("Siemens", "AXIOM-Artis", "siemens_axiom_artis"),
         ("Philips", "Allura Clarity", "philips_allura"),
         ("Philips Medical Systems", "Allura Xper", "philips_allura"),  # observer-context model

@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
     b.add_argument("--memory-limit", default="4GiB",
                    help="per worker of the local cluster (default 4GiB; 'none' for no limit)")
     b.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    b.set_defaults(handler=main)
+    b.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

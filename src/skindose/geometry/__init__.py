@@ -1,4 +1,4 @@
-"""Frames and beams in the patient frame (design.md §6).
+"""Frames and beams in the patient frame (docs/architecture.md §6).
 
 :func:`beams_for` turns a parsed :class:`~skindose.rdsr.model.Procedure` into a
 :class:`BeamSet` (source, field axes and half-tangents, reference-point distances, the table

@@ -1,6 +1,6 @@
 """Beams in the patient frame from a parsed procedure: :func:`beams_for` and :class:`BeamSet`.
 
-Conventions (design.md §6; frames in :mod:`skindose.geometry.frames`)
+Conventions (docs/architecture.md §6; frames in :mod:`skindose.geometry.frames`)
 --------------------------------------------------------------------
 * **Angles.** With a ``basis = "patient"`` profile (the DICOM definition, every shipped
   fixed C-arm profile) the reported primary/secondary angles already describe the beam relative

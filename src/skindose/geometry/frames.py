@@ -1,4 +1,4 @@
-"""Frames, rotations and rigid transforms (design.md §6).
+"""Frames, rotations and rigid transforms (docs/architecture.md §6).
 
 Frames
 ------
@@ -26,7 +26,7 @@ u = +x, v = +y, w = +z (source under the table, beam going up). Hence
 
     w_E = (sin a cos b, sin b, cos a cos b),
 
-which for a head-first supine patient is exactly design.md's
+which for a head-first supine patient is exactly the beam of docs/architecture.md §6,
 w_P = (sin a cos b, -cos a cos b, sin b).
 
 >>> import numpy as np
@@ -145,7 +145,7 @@ def table_rotation(head_tilt: float, cradle_tilt: float, horizontal_rotation: fl
     Head tilt: about the E x axis, positive raises the head end (+y) of the table.
     Cradle tilt: about the table's long axis, positive raises the side at E +x (the patient's
     left for HFS). Horizontal rotation: about the vertical axis, positive counter-clockwise seen
-    from above (the DICOM direction convention is unverified; see rdsr.md §2.2).
+    from above (the DICOM direction convention is unverified; see docs/rdsr.md §2.2).
     The order is horizontal rotation, then head tilt, then cradle tilt (in the table's own frame).
     """
     # cradle: raising +x side means rotating about +y by a negative angle (x -> -z)

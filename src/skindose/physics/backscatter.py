@@ -11,7 +11,7 @@ side 5-35 cm; inputs outside are clamped with an
 :class:`~skindose.errors.ExtrapolationWarning`.
 
 The fit reproduces the 715 Monte-Carlo values tabulated by Benmakhlouf, Bjerke & Kramer (2011)
-within 0.37 % (physics.md §2.1). Within the range, BSF rises with field side everywhere, and
+within 0.37 % (docs/physics.md §2.1). Within the range, BSF rises with field side everywhere, and
 with HVL up to a maximum at HVL ≈ 7.4-11.9 mm Al (7.4 at 5 cm, 11.9 at 35 cm): harder beams
 backscatter less.
 
@@ -63,7 +63,7 @@ BSF_COEFFICIENTS = np.array(
 BSF_COEFFICIENTS.setflags(write=False)
 
 KVP_RANGE_KV = (50.0, 150.0)
-HVL_RANGE_MM_AL = (1.78, 12.5)  # tabulated 1.78-12.48 mm Al (physics.md §2.1)
+HVL_RANGE_MM_AL = (1.78, 12.5)  # tabulated 1.78-12.48 mm Al (docs/physics.md §2.1)
 SIDE_RANGE_CM = (5.0, 35.0)
 
 

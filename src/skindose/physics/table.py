@@ -10,7 +10,7 @@ Normal-incidence transmission T0 comes from a *table spec*:
 Oblique rays use the exponential-slab model T = T0^(1/cos θ) with θ the angle between the ray
 and the table normal, capped at ``max_obliquity_deg`` (default 70°): at larger angles a ray
 through a finite-width table is unphysical and narrow-beam attenuation ignores scatter
-build-up (physics.md §4.2), so T at the cap is used.
+build-up (docs/physics.md §4.2), so T at the cap is used.
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ TableSpec = float | str | None
 GENERIC_ESTIMATES: dict[str, tuple[float, str]] = {
     "generic": (
         0.75,
-        "table + pad estimate: physics.md §9; Imalogix default 0.75 (OHSU thesis 2021); "
+        "table + pad estimate: docs/physics.md §9; Imalogix default 0.75 (OHSU thesis 2021); "
         "measured tables + pads span 0.60-0.86 (PySkinDose AXIOM-Artis, openSkin Artis zee)",
     ),
     "generic_table_only": (
         0.85,
-        "carbon-fibre table top without pad, estimate: physics.md §9 (literature 0.80-0.90)",
+        "carbon-fibre table top without pad, estimate: docs/physics.md §9 (literature 0.80-0.90)",
     ),
 }
 DEFAULT_T0 = GENERIC_ESTIMATES["generic"][0]
@@ -179,7 +179,7 @@ def table_transmission(
     Measured tables are given versus (kVp, added Cu). Each row is placed on an HVL axis (HVL of
     that kVp with 2.5 mm Al total + that Cu, 12° anode, from ``hvl_grid.csv``); T0 is
     interpolated linearly in HVL at the two neighbouring kVp rows, then linearly in kVp
-    (physics.md §4.2: HVL merges Al and Cu filtration). For a beam of 2.5 mm Al + Cu this is
+    (docs/physics.md §4.2: HVL merges Al and Cu filtration). For a beam of 2.5 mm Al + Cu this is
     exactly bilinear interpolation in (kVp, Cu). Outside the measured kVp range (50-125 kV for
     the Siemens table) or HVL range, edge values are used with an
     :class:`~skindose.errors.ExtrapolationWarning`. Generic estimates emit a

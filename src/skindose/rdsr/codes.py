@@ -5,7 +5,7 @@ Codes are compared as ``(scheme, value)`` pairs after normalisation: legacy SNOM
 may use either. Code meanings are never used to match concepts.
 
 Sources: DICOM PS3.16 TID 10001–10003C and CIDs 10002, 10003, 10006, 10008, 10025, 19, 20, 21,
-4031, as summarised (with verification status) in ``shared/rdsr.md`` §1–§2; the SRT→SCT pairs are
+4031, as summarised (with verification status) in ``docs/rdsr.md`` §1–§2; the SRT→SCT pairs are
 the equivalences listed there and in PS3.16 Annex O (SNOMED CT conversion).
 """
 
@@ -216,7 +216,7 @@ class C:
     DeviceSerialNumber = _dcm("113880")
 
 
-# Philips private scheme 99PHI-IXR-XPER (rdsr.md §2.4 items 9, 10, 13, 14, 16).
+# Philips private scheme 99PHI-IXR-XPER (docs/rdsr.md §2.4 items 9, 10, 13, 14, 16).
 PHILIPS = "99PHI-IXR-XPER"
 
 

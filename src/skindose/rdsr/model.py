@@ -1,6 +1,6 @@
 """Data model of a parsed RDSR: :class:`Procedure` and :class:`IrradiationEvent`.
 
-All quantities are unit-normalized (see ``design.md`` §3): lengths in mm, dose and kerma in
+Quantities are unit-normalized (``docs/architecture.md`` §3): lengths in mm, dose and kerma in
 Gy, KAP in Gy·m², angles in degrees, tube voltage in kV, times in s or ms as the name says.
 A value that the file did not give is ``None``, never 0 or NaN. Every field that was filled by
 a default or a fallback is named in the event's ``assumed`` set, and explained in the

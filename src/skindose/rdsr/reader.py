@@ -3,7 +3,7 @@
 The reader walks the SR content tree and matches concepts by code value (scheme + value, legacy
 SRT and current SCT both accepted), never by code meaning. It converts every unit through the
 table in :mod:`skindose.rdsr.units`, reads the vendor private items it needs, tolerates the
-structural quirks seen in real files (``shared/rdsr.md`` §2.4), and records every repair and
+structural quirks seen in real files (``docs/rdsr.md`` §2.4), and records every repair and
 default in plain words.
 
 It is tolerant on decode and strict on what it claims: a value it cannot read becomes ``None``
@@ -874,7 +874,7 @@ def _event(
         started = _parse_dt(raw_dt)
         if started is None and raw_dt:
             ctx.warn_at(where, f"DateTime Started {raw_dt!r} is not a DICOM date-time; ignored")
-    if not uid:  # rdsr.md §1.8: synthesise from DateTime Started + index
+    if not uid:  # docs/rdsr.md §1.8: synthesise from DateTime Started + index
         stamp = started.strftime("%Y%m%d%H%M%S") if started is not None else "nodate"
         uid = f"skindose-synthesised-{stamp}-{i + 1}"
         assumed.add("uid")
@@ -969,7 +969,7 @@ def _event(
     cfh = num(C.CollimatedFieldHeight, "length", "Collimated Field Height")
     cfw = num(C.CollimatedFieldWidth, "length", "Collimated Field Width")
 
-    # Philips private items (rdsr.md §2.4 items 9, 13, 14)
+    # Philips private items (docs/rdsr.md §2.4 items 9, 13, 14)
     if sid is None:
         fsid = num(P.FinalDistanceSourceToDetector, "length", "Philips Final SID")
         if fsid is not None:
@@ -1008,7 +1008,7 @@ def _event(
         if m:
             detector = float(m.group(1))
 
-    # zeros that mean "unknown" (Philips Azurion, rdsr.md §2.4 item 15)
+    # zeros that mean "unknown" (Philips Azurion, docs/rdsr.md §2.4 item 15)
     if sod == 0 and (sid in (0, None)):
         ctx.warn_at(where, "source distances are 0, which this system writes for 'not "
                  "recorded'; the event's geometry is treated as unknown")
@@ -1134,7 +1134,7 @@ _FIELD_SUBSET = {"field_height_mm", "field_width_mm", "field_area_m2", "shutters
 
 
 def _normalise_angles(a, b, ctx: _Ctx, where: str, assumed: set[str], names):
-    """Bring angles into primary (-180, 180] and secondary [-90, 90] (rdsr.md §2.1).
+    """Bring angles into primary (-180, 180] and secondary [-90, 90] (docs/rdsr.md §2.1).
 
     A secondary angle beyond ±90° (Eurocolumbus reports 183°) describes the same detector
     direction as (primary + 180°, 180° − secondary).

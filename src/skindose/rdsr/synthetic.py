@@ -3,7 +3,7 @@
 The writer is the reader's mirror: :func:`build_rdsr` turns a :class:`Procedure` (or a list of
 :class:`IrradiationEvent`) into a pydicom ``Dataset`` (SOP class 1.2.840.10008.5.1.4.1.1.88.67,
 TID 10001), and ``read_rdsr(build_rdsr(p))`` gives back the same events. :class:`Quirks`
-switches reproduce, one by one, the vendor deviations listed in ``shared/rdsr.md`` §2.4, so the
+switches reproduce, one by one, the vendor deviations listed in ``docs/rdsr.md`` §2.4, so the
 reader's repairs can be tested without third-party files.
 
 Examples
@@ -52,7 +52,7 @@ RDSR_SOP = "1.2.840.10008.5.1.4.1.1.88.67"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Quirks:
-    """Switches that reproduce real vendor deviations (rdsr.md §2.4 item numbers in brackets).
+    """Switches that reproduce real vendor deviations (docs/rdsr.md §2.4 item numbers in brackets).
 
     Parameters
     ----------

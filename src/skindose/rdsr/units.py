@@ -1,10 +1,10 @@
 """One UCUM unit table: every unit code skindose accepts, with its factor to the house unit.
 
-House units (design.md §3): Gy for dose, Gy·m² for KAP, mm for length, deg for angles, kV, mA,
+House units (docs/architecture.md §3): Gy for dose, Gy·m² for KAP, mm length, deg angles, kV, mA,
 s for durations (ms for exposure time and pulse width, converted by the caller), µA·s for
 exposure, s⁻¹ for pulse rate, m² for areas, 1 for counts.
 
-Non-standard spellings seen in real files (rdsr.md §2.4 items 1, 18, 21): ``Gym2`` (Siemens),
+Non-standard spellings seen in real files (docs/rdsr.md §2.4 items 1, 18, 21): ``Gym2`` (Siemens),
 ``uAs`` (Siemens, GE), ``pulse/s`` (GE), ``dGy.cm2`` and ``mGy`` (Canon Ultimaxi).
 """
 

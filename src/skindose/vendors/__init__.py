@@ -1,4 +1,4 @@
-"""Vendor profiles: per-family geometry conventions as TOML data (design.md §5).
+"""Vendor profiles: per-family geometry conventions as TOML data (docs/architecture.md §5).
 
 Each ``*.toml`` file in this package describes one device family: how to recognise it
 (manufacturer and model regular expressions), which RDSR table field is the head–foot, lateral
