@@ -100,7 +100,7 @@ def accumulate_window(paths: Sequence[str], settings_dict: dict[str, Any], phant
             sized = next((p for p in procs
                           if p.patient.height_m is not None or p.patient.mass_kg is not None),
                          procs[0])
-            ph = _phantom_for(sized, phantom, s)
+            ph = None if phantom == "adult" else _phantom_for(sized, phantom, s)
             kwargs: dict[str, Any] = {}
             if "same_patient" in inspect.signature(compute).parameters:
                 kwargs["same_patient"] = True

@@ -1,9 +1,9 @@
 """What a worker does with one file: classify, read, compute, one row.
 
-:func:`process_file` never raises for a bad file: the row says what happened. The phantom is
-built once per worker process and phantom setting (an LRU cache keyed by phantom name, patient
-height and mass, and cell size), so a worker computing a thousand files of reference-size
-patients builds the adult phantom once.
+:func:`process_file` never raises for a bad file: the row says what happened. A named phantom
+(``--phantom cylinder|plane|FILE``) is built once per worker process and cell size (an LRU
+cache); the default adult is left to :func:`skindose.compute`, which picks its variant (arms,
+sex) and size per patient and notes how, so that each row equals compute's result exactly.
 """
 
 from __future__ import annotations
@@ -204,7 +204,10 @@ def _fill(row: dict[str, Any], task: FileTask, cfg: WorkerConfig) -> None:
     row["device"] = " ".join(x for x in (dev.manufacturer, dev.model) if x) or None
     row["events"] = proc.n_events
     try:
-        phantom = _phantom_for(proc, cfg.phantom, settings)
+        # the default adult is chosen by compute itself (variant from the target region and
+        # sex, scaled to the patient) so that every row equals compute's, notes included; a
+        # named phantom is built once per worker (cache)
+        phantom = None if cfg.phantom == "adult" else _phantom_for(proc, cfg.phantom, settings)
         result = compute(proc, phantom, settings=settings)
     except SkinDoseError as exc:
         row.update(status="error", error=str(exc))
