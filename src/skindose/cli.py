@@ -205,7 +205,7 @@ class _Run:
 
 _RUN = _Run()
 
-_ASCII = {"≥": ">=", "≤": "<=", "Σ": "sum ", "·": "*", "²": "2", "–": "-", "—": "-",
+_ASCII = {"≥": ">=", "≤": "<=", "Σ": "sum", "·": "*", "²": "2", "–": "-", "—": "-",
           "→": "->", "×": "x", "±": "+/-", "μ": "u", "°": " deg", "’": "'"}
 
 
@@ -270,6 +270,8 @@ def _install_signal_handlers() -> dict[int, Any] | None:
         return None  # embedded in a thread: signals are the host's business
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue  # ignored by whoever started us (nohup, a background job): keep it so
         old[sig] = signal.signal(sig, _on_signal)
     return old
 
