@@ -54,9 +54,11 @@ def jobs(n: int, base: int, timeout: float) -> list[tuple[str, str, int, float]]
              base * 1_000_003 + i, timeout) for i in range(n)]
 
 
-def campaign(n: int, workers: int, base: int, timeout: float, progress: bool = True) -> dict:
+def campaign(n: int, workers: int, base: int, timeout: float, progress: bool = True,
+             log: Path | None = None) -> dict:
     todo = jobs(n, base, timeout)
     results: list[dict] = []
+    logf = log.open("w", encoding="utf-8") if log else None
     t0 = time.perf_counter()
     ctx = mp.get_context("fork")
     pos = 0
@@ -67,6 +69,9 @@ def campaign(n: int, workers: int, base: int, timeout: float, progress: bool = T
                 while pos < len(todo):
                     results.append(it.next(timeout=2 * timeout + 60))
                     pos += 1
+                    if logf:
+                        logf.write(json.dumps(results[-1]) + "\n")
+                        logf.flush()
                     if progress and pos % 200 == 0:
                         dt = time.perf_counter() - t0
                         print(f"  {pos}/{n}  {pos / dt:.1f} mutants/s", file=sys.stderr,
@@ -115,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=30.0, help="per mutant, seconds")
     ap.add_argument("--json", type=Path, help="write the summary here")
+    ap.add_argument("--log", type=Path, help="write every outcome here as it comes (JSON lines)")
+    ap.add_argument("--summarise", type=Path, metavar="LOG",
+                    help="summarise a (partial) log instead of running")
     ap.add_argument("--replay", nargs=3, metavar=("FILE", "KIND", "SEED"))
     a = ap.parse_args(argv)
     if a.replay:
@@ -122,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         name, kind, seed = a.replay
         print(json.dumps(_one((name, kind, int(seed), a.timeout)), indent=2))
         return 0
-    s = campaign(a.n, a.workers, a.seed, a.timeout)
+    if a.summarise:
+        rows = [json.loads(x) for x in a.summarise.read_text(encoding="utf-8").splitlines()
+                if x.strip()]
+        s = summarise(rows, float("nan"), a.workers)
+    else:
+        s = campaign(a.n, a.workers, a.seed, a.timeout, log=a.log)
     text = json.dumps(s, indent=2)
     if a.json:
         a.json.write_text(text + "\n", encoding="utf-8")
