@@ -329,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return _RUN.rc if _RUN.rc is not None else EXIT_OK
     finally:
-        _restore_signal_handlers(old)
+        if argv is not None:  # called in-process (tests, embedding): give the handlers back;
+            _restore_signal_handlers(old)  # as the program, keep them until the process ends
 
 
 def _main(argv: Sequence[str] | None, *, threaded: bool) -> int:

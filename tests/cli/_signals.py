@@ -28,6 +28,13 @@ class Ending:
     verdict: str  # "clean", "finished-first", or what was wrong
 
 
+def _default_dispositions() -> None:
+    """In the child: SIGINT and SIGTERM as a terminal gives them, even when this process was
+    started in the background (where a non-interactive shell ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _out_state(out: Path) -> str:
     if not out.exists():
         return "absent"
@@ -41,7 +48,8 @@ def interrupt(args: list[str], cwd: Path, out: Path, sig: int, delay_s: float,
     """Run ``skindose ARGS`` in ``cwd``, send ``sig`` after ``delay_s`` and judge the ending."""
     env = dict(os.environ)
     p = subprocess.Popen([sys.executable, "-m", "skindose.cli", *args], cwd=cwd, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_default_dispositions)
     time.sleep(delay_s)
     sent = p.poll() is None
     if sent:
