@@ -320,7 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _RUN.rc = None
     try:
         _robust_streams()
-        return _main(argv, threaded=old is not None)
+        rc = _main(argv, threaded=old is not None)
+        if argv is None and old is not None:  # the program itself: leave now, see _leave
+            _leave(rc)
+        return rc
     except KeyboardInterrupt:  # before the handlers were installed, or embedded in a thread
         print("skindose: interrupted by SIGINT; no partial output left", file=sys.stderr)
         _remove_temp_dirs()
@@ -331,6 +334,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if argv is not None:  # called in-process (tests, embedding): give the handlers back;
             _restore_signal_handlers(old)  # as the program, keep them until the process ends
+
+
+def _leave(rc: int) -> None:
+    """Flush and end the process at once with ``rc``.
+
+    Python's shutdown puts the default signal dispositions back and then tears down Numba's
+    threads; a Ctrl-C in that last moment would kill the process by the signal (or worse)
+    after a complete run. Every output file is closed by now; only the streams need flushing.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):  # nothing left to clean up: just leave
+        if signal.getsignal(sig) is _on_signal:
+            signal.signal(sig, _die_quietly)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the reader of stdout has gone: nothing to flush to
+            pass
+    os._exit(rc)
+
+
+def _die_quietly(signum: int, frame: Any) -> None:
+    _die(signum)  # without waiting for the commit lock: no commit can be running now
 
 
 def _main(argv: Sequence[str] | None, *, threaded: bool) -> int:
