@@ -597,8 +597,9 @@ class _OutputFolder:
     run does not write are removed, so the folder never mixes two runs.
     """
 
-    #: names skindose writes into a report folder (stale ones are removed on commit)
-    KNOWN = ("summary.json", "report.html", "dose_map.ply", "dose_map.npz", "demo_rdsr.dcm")
+    #: names skindose writes into a report folder (stale ones are removed on commit; never a
+    #: .dcm: the input may live in the report folder)
+    KNOWN = ("summary.json", "report.html", "dose_map.ply", "dose_map.npz")
 
     def __init__(self, target: Path, option: str = "--out") -> None:
         self.target = target

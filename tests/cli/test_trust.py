@@ -267,11 +267,13 @@ def test_out_folder_is_replaced_whole_and_stale_outputs_go(small_rdsr, tmp_path)
     (out / "dose_old.png").write_bytes(b"stale")
     (out / "dose_map.ply").write_text("stale")
     (out / "mine.txt").write_text("the user's own file")
-    r = run("compute", str(small_rdsr), "--phantom", "cylinder", "--out", str(out))
+    inp = out / "input.dcm"  # the input may live in the report folder: it stays
+    inp.write_bytes(small_rdsr.read_bytes())
+    r = run("compute", str(inp), "--phantom", "cylinder", "--out", str(out))
     assert r.returncode in (0, 3, 4), r.stderr
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "report.html", "dose_map.ply"} <= names
-    assert "dose_old.png" not in names and "mine.txt" in names
+    assert "dose_old.png" not in names and {"mine.txt", "input.dcm"} <= names
     assert (out / "dose_map.ply").read_bytes() != b"stale"
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no temporary folder left
 
