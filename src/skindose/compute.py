@@ -584,20 +584,14 @@ def _skipped_warning(events: list[EventResult], procs: list[Procedure],
 def _reference_totals(procs: list[Procedure], psd: float | None,
                       rp_estimate: float) -> dict[str, Any]:
     planes: dict[str, dict[str, Any]] = {}
-    for p in procs:
-        for ev in p.events:
-            d = planes.setdefault(ev.plane.value, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0,
-                                                   "n_events": 0})
-            d["kerma_rp_gy"] += ev.kerma_rp_gy or 0.0
-            d["kap_gym2"] += ev.kap_gym2 or 0.0
-            d["n_events"] += 1
-        for acc in p.accumulated:
-            d = planes.setdefault(acc.plane.value, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0,
-                                                    "n_events": 0})
-            for key, val in (("reported_kerma_rp_gy", acc.kerma_rp_total_gy),
-                             ("reported_kap_gym2", acc.kap_total_gym2)):
-                if val is not None:
-                    d[key] = d.get(key, 0.0) + val
+    for p in procs:  # per-plane sums are the rdsr model's (Procedure.totals_by_plane)
+        for plane, t in p.totals_by_plane().items():
+            d = planes.setdefault(plane, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0, "n_events": 0})
+            for key in ("kerma_rp_gy", "kap_gym2", "n_events"):
+                d[key] += t[key]
+            for key in ("reported_kerma_rp_gy", "reported_kap_gym2"):
+                if t[key] is not None:
+                    d[key] = d.get(key, 0.0) + t[key]
     k = sum(d["kerma_rp_gy"] for d in planes.values())
     kap = sum(d["kap_gym2"] for d in planes.values())
     total: dict[str, Any] = {"kerma_rp_gy": k, "kap_gym2": kap,
@@ -606,6 +600,10 @@ def _reference_totals(procs: list[Procedure], psd: float | None,
     rep_kap = [d["reported_kap_gym2"] for d in planes.values() if "reported_kap_gym2" in d]
     total["reported_kerma_rp_gy"] = sum(rep_k) if rep_k else None
     total["reported_kap_gym2"] = sum(rep_kap) if rep_kap else None
+    # fluoroscopy time: per procedure the longest plane (biplane planes run at the same time)
+    ft = [max(t) for p in procs
+          if (t := [a.fluoro_time_s for a in p.accumulated if a.fluoro_time_s is not None])]
+    total["fluoro_time_s"] = sum(ft) if ft else None
     skin = {"psd_gy": psd, "reference_point_estimate_gy": rp_estimate,
             "psd_over_kerma_rp": (psd / k) if (psd is not None and k > 0) else None}
     return {"planes": planes, "total": total, "skin": skin}

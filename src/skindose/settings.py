@@ -7,6 +7,8 @@ makes its factor exactly 1.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 from skindose.errors import ConfigurationError
 
-__all__ = ["CLINICAL_LEVELS", "ClinicalLevels", "Settings"]
+__all__ = ["CELL_AREA_RANGE_CM2", "CLINICAL_LEVELS", "ClinicalLevels", "Settings"]
 
 _MEDIA = ("tissue", "water", None)
 
@@ -137,6 +139,7 @@ class Settings:
     # ---- end of report settings ------------------------------------------------------------
 
     def __post_init__(self) -> None:
+        _validate(self)
         if self.medium not in _MEDIA:
             raise ConfigurationError(
                 f"medium must be 'tissue', 'water' or None, not {self.medium!r}"
@@ -205,18 +208,12 @@ class Settings:
             raise ConfigurationError(f"{source}: unknown setting(s): {', '.join(unknown)}")
         kwargs: dict[str, Any] = {}
         for k, v in data.items():
-            if k in ("placement_offset_mm", "thresholds_gy", "placement_uncertainty_mm") and (
-                v is not None
-            ):
-                v = tuple(float(x) for x in v)
-            elif k == "calibration_by_kvp":
-                v = tuple((float(a), float(b)) for a, b in v)
-            elif k == "medium" and v in ("none", "air", ""):
+            if k == "medium" and v in ("none", "air", ""):
                 v = None
             kwargs[k] = v
         try:
             return cls(**kwargs)
-        except TypeError as exc:
+        except (TypeError, ConfigurationError) as exc:
             raise ConfigurationError(f"{source}: {exc}") from None
 
 
@@ -240,6 +237,13 @@ def _check_issue17(s: Settings) -> None:
     if c is not None and not (0.0 <= c < 1.0):
         raise ConfigurationError("calibration_uncertainty must be in [0, 1) (relative)")
     p = s.placement_uncertainty_mm
+    if p is not None and not isinstance(p, tuple):
+        try:
+            p = tuple(float(x) for x in p)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                "placement_uncertainty_mm must be three numbers in mm") from None
+        object.__setattr__(s, "placement_uncertainty_mm", p)
     if p is not None and (len(p) != 3 or not all(0.0 <= float(x) < 1000.0 for x in p)):
         raise ConfigurationError(
             "placement_uncertainty_mm must be three half-widths in mm (lateral, head-foot, "
@@ -324,3 +328,111 @@ class ClinicalLevels:
 #: The clinical levels in use (NCRP Report 168).
 CLINICAL_LEVELS = ClinicalLevels()
 # ---- end of report settings and clinical levels -------------------------------------------
+# ---------------------------------------------------------------------------------------------
+# validation: every setting by type and range, the key named in the message
+
+#: Largest skin-cell area a phantom may be built with, cm² (below 0.05 cm² the adult phantom
+#: has tens of millions of cells; above 400 cm² a cell is larger than a typical field).
+CELL_AREA_RANGE_CM2 = (0.05, 400.0)
+
+_INF = math.inf
+
+# name: (kind, low, high, low inclusive, high inclusive, why the range)
+# kinds: bool | float | float? (None allowed) | floats (a list of numbers) | vec3? | pairs | path?
+_RULES: dict[str, tuple[str, float, float, bool, bool, str]] = {
+    "inverse_square": ("bool", 0, 0, True, True, ""),
+    "backscatter": ("bool", 0, 0, True, True, ""),
+    "table_attenuation": ("bool", 0, 0, True, True, ""),
+    "occlusion": ("bool", 0, 0, True, True, ""),
+    "parallel": ("bool", 0, 0, True, True, ""),
+    "calibration_factor": ("float", 0.1, 10.0, True, True,
+                           "a factor outside 0.1-10 is a unit mistake, not a calibration"),
+    "calibration_by_kvp": ("pairs", 20.0, 200.0, True, True,
+                           "kVp 20-200 kV, factor 0.1-10"),
+    "anode_angle_deg": ("float", 5.0, 25.0, True, True, "X-ray tube anodes are 6-20 degrees"),
+    "inherent_filtration_mm_al": ("float", 0.0, 10.0, True, True, "mm Al"),
+    "default_kvp": ("float", 20.0, 200.0, True, True, "kV, the range of fluoroscopy tubes"),
+    "table_transmission": ("float?", 0.0, 1.0, False, True, "a transmission"),
+    "table_thickness_mm": ("float?", 0.0, 200.0, True, True, "mm"),
+    "mattress_thickness_mm": ("float?", 0.0, 200.0, True, True, "mm"),
+    "table_width_mm": ("float?", 100.0, 1500.0, True, True, "mm"),
+    "max_obliquity_deg": ("float", 0.0, 90.0, True, False, "degrees"),
+    "placement_offset_mm": ("vec3?", -3000.0, 3000.0, True, True, "mm, within the room"),
+    "vendor_profile_file": ("path?", 0, 0, True, True, ""),
+    "cell_area_cm2": ("float", *CELL_AREA_RANGE_CM2, True, True, "cm²"),
+    "thresholds_gy": ("floats", 0.0, 100.0, False, True, "Gy"),
+    "rotational_step_deg": ("float", 0.0, 10.0, False, True, "degrees"),
+}
+
+
+def _range_text(lo: float, hi: float, lo_in: bool, hi_in: bool) -> str:
+    return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+
+
+def _number(name: str, v: Any, lo: float, hi: float, lo_in: bool, hi_in: bool, why: str,
+            what: str = "a number") -> float:
+    """``v`` as a float, or a ConfigurationError naming ``name``, the expected type and range."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ConfigurationError(
+            f"{name} must be {what}, not {type(v).__name__} {v!r}")
+    x = float(v)
+    ok = math.isfinite(x) and (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi)
+    if not ok:
+        raise ConfigurationError(
+            f"{name} = {v!r} is out of range: {what} in {_range_text(lo, hi, lo_in, hi_in)}"
+            + (f" ({why})" if why else ""))
+    return x
+
+
+def _sequence(name: str, v: Any, what: str) -> list[Any]:
+    if isinstance(v, str | bytes) or not isinstance(v, list | tuple):
+        raise ConfigurationError(f"{name} must be {what}, not {type(v).__name__} {v!r}")
+    return list(v)
+
+
+def _validate(s: Settings) -> None:
+    """Check every field of ``s`` by type and range; normalise numbers to float, lists to
+    tuples. Raises :class:`ConfigurationError` naming the key."""
+    for name, (kind, lo, hi, lo_in, hi_in, why) in _RULES.items():
+        v = getattr(s, name)
+        if kind == "bool":
+            if not isinstance(v, bool):
+                raise ConfigurationError(
+                    f"{name} must be true or false, not {type(v).__name__} {v!r}")
+            continue
+        if kind.endswith("?") and v is None:
+            continue
+        if kind in ("float", "float?"):
+            new: Any = _number(name, v, lo, hi, lo_in, hi_in, why)
+        elif kind == "path?":
+            if not isinstance(v, str | os.PathLike):
+                raise ConfigurationError(
+                    f"{name} must be a file path (text), not {type(v).__name__} {v!r}")
+            new = str(v)
+        elif kind == "floats":
+            what = "a list of numbers in Gy, e.g. [2.0, 3.0, 5.0]"
+            items = _sequence(name, v, what)
+            new = tuple(_number(f"{name}[{i}]", x, lo, hi, lo_in, hi_in, why, "a dose")
+                        for i, x in enumerate(items))
+        elif kind == "vec3?":
+            what = "three numbers [x, y, z] in mm"
+            items = _sequence(name, v, what)
+            if len(items) != 3:
+                raise ConfigurationError(f"{name} must be {what}, not {len(items)} value(s)")
+            new = tuple(_number(f"{name}[{i}]", x, lo, hi, lo_in, hi_in, why, "a distance")
+                        for i, x in enumerate(items))
+        else:  # pairs
+            what = "a list of [kVp, factor] pairs, e.g. [[70, 1.02], [100, 0.98]]"
+            pairs = []
+            for i, pair in enumerate(_sequence(name, v, what)):
+                pv = _sequence(f"{name}[{i}]", pair, "a [kVp, factor] pair")
+                if len(pv) != 2:
+                    raise ConfigurationError(
+                        f"{name}[{i}] must be a [kVp, factor] pair, not {len(pv)} value(s)")
+                pairs.append((_number(f"{name}[{i}] kVp", pv[0], 20.0, 200.0, True, True, "kV"),
+                              _number(f"{name}[{i}] factor", pv[1], 0.1, 10.0, True, True,
+                                      "a calibration factor")))
+            new = tuple(pairs)
+        object.__setattr__(s, name, new)
+    if not isinstance(s.extra, dict):
+        raise ConfigurationError(f"extra must be a table (dict), not {type(s.extra).__name__}")

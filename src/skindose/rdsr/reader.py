@@ -18,7 +18,6 @@ import io
 import math
 import os
 import re
-import struct
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -394,10 +393,11 @@ def _load(source: Source, name: str | None = None) -> tuple[Dataset, str]:
         raise RDSRError(
             "not a DICOM file (no 'DICM' preamble and no recognisable DICOM header)", source=name
         ) from None
-    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            struct.error, NotImplementedError, OverflowError, UnicodeError) as exc:
+    except Exception as exc:  # any failure inside pydicom's parser means a damaged file
+        # (seen: EOFError, struct.error, NotImplementedError for a damaged VR in the file meta,
+        # pydicom's BytesLengthException, which derives from Exception only)
         raise RDSRError(f"truncated or corrupt DICOM file ({type(exc).__name__}: {exc})",
-                        source=name) from None
+                       source=name) from None
     return ds, name
 
 
