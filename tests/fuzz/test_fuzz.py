@@ -76,8 +76,6 @@ def test_no_event_lost_without_a_note(outcomes):
     assert _failing(outcomes, "event-lost") == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2 (lead): a file cut inside its content "
-                   "is read without a critical note")
 def test_truncation_is_never_silent(outcomes):
     assert _failing(outcomes, "truncation-silent") == []
 
@@ -124,8 +122,6 @@ def test_the_mutators_find_the_events(setup):
         assert len(_events(ds)) == read_rdsr(data).n_events == data.count(b"113706"), name
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 3 (lead): Dose (RP) = -1 Gy reaches the "
-                   "results as a negative number")
 def test_negative_dose_rp_never_gives_a_negative_number(setup):
     files, _, _ = setup
     ds = _dataset(files, SIEMENS)
@@ -135,8 +131,7 @@ def test_negative_dose_rp_never_gives_a_negative_number(setup):
 
 
 @pytest.mark.parametrize("value", [
-    pytest.param("1e308", marks=pytest.mark.xfail(strict=True, reason="issue 11 item 3 (lead): "
-                                                  "Dose (RP) = 1e308 gives PSD = inf")),
+    "1e308",
     "1e20"])
 def test_huge_dose_rp_never_gives_inf(setup, value):
     files, _, _ = setup
@@ -146,8 +141,6 @@ def test_huge_dose_rp_never_gives_inf(setup, value):
     assert [c for c, _ in mutate.check_result(result) if c == "non-finite"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2 (lead): an event whose concept name "
-                   "sequence is deleted vanishes without a note")
 def test_an_event_with_a_damaged_concept_name_is_named(setup):
     files, _, _ = setup
     ds = _dataset(files, SIEMENS)
@@ -159,8 +152,6 @@ def test_an_event_with_a_damaged_concept_name_is_named(setup):
     assert proc.n_events + mutate._named_events(proc) >= n
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2 (lead): a file cut in half is read "
-                   "without a critical note")
 def test_a_file_cut_in_half_gets_a_critical_note(setup):
     files, _, _ = setup
     from skindose import read_rdsr

@@ -455,7 +455,30 @@ def read_rdsr(source: Source) -> Procedure:
         proc = _with_fallback_note(proc, fallback)
     if truncated:
         proc = _with_truncation_note(proc, fallback or "")
+    if data is not None:
+        proc = _with_unread_events_note(proc, data)
     return proc
+
+
+#: CodeValue (0008,0100) = "113706" (Irradiation Event X-Ray Data) as encoded in explicit and
+#: implicit VR little endian: a byte-level count of the event containers a file holds.
+_EVENT_CODE_PATTERNS = (b"\x08\x00\x00\x01SH\x06\x00113706",
+                        b"\x08\x00\x00\x01\x06\x00\x00\x00113706")
+
+
+def _with_unread_events_note(proc: Procedure, data: bytes) -> Procedure:
+    """A critical note when the bytes hold more event containers than were read."""
+    import dataclasses
+
+    n_bytes = sum(data.count(p) for p in _EVENT_CODE_PATTERNS)
+    lost = n_bytes - proc.n_events
+    if lost <= 0:
+        return proc
+    note = Note(code=NoteCode.EVENT_DAMAGED, stage="rdsr", severity=Severity.CRITICAL,
+                text=f"the file holds {n_bytes} Irradiation Event X-Ray Data containers (code "
+                f"113706) but only {proc.n_events} could be read: {lost} event(s) are damaged "
+                "and missing from the map", data={"n_events": lost, "n_in_file": n_bytes})
+    return dataclasses.replace(proc, notes=(*proc.notes, note))
 
 
 def _with_truncation_note(proc: Procedure, reason: str) -> Procedure:
@@ -1290,7 +1313,7 @@ def _damaged_containers(root_items: list[Dataset], ctx: _Ctx) -> None:
                  f"name (content items {_ranges([b + 1 for b in bad])} of the root); if they "
                  "were irradiation events, their dose is missing from the map",
                  code=NoteCode.EVENT_DAMAGED, severity=Severity.CRITICAL,
-                 data={"root_items": bad})
+                 data={"root_items": bad, "n_events": len(bad)})
 
 
 def _plausible_totals(a: AccumulatedDose, ctx: _Ctx) -> AccumulatedDose:
