@@ -389,6 +389,13 @@ def _main(argv: Sequence[str] | None, *, threaded: bool) -> int:
     if func is None:
         parser.print_help()
         return EXIT_OK
+    main_thread = threading.current_thread() is threading.main_thread()
+    if getattr(args, "own_signals", False) and main_thread:
+        # a long-running command that handles SIGINT/SIGTERM itself (skindose serve finishes
+        # its current writes): hand the signals back and run it on the main thread
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        threaded = False
     try:
         return _in_worker(lambda: func(args)) if threaded else func(args)
     except SkinDoseError as exc:

@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
     s.add_argument("--once", action="store_true",
                    help="stop after the first association and its results")
     s.add_argument("--quiet", action="store_true", help="log to DIR/node.log only")
-    s.set_defaults(func=_serve, handler=_serve)
+    s.set_defaults(func=_serve, own_signals=True)  # serve stops gracefully itself
 
     r = subparsers.add_parser(
         "registry", help="list or show what a node's registry holds",
@@ -93,7 +93,7 @@ def register(subparsers: Any) -> None:
     sh.add_argument("--json", action="store_true")
     ck = rs.add_parser("check", help="counts and the database integrity check")
     ck.add_argument("--json", action="store_true")
-    r.set_defaults(func=_registry, handler=_registry)
+    r.set_defaults(func=_registry)
 
 
 def _config(args: argparse.Namespace):
