@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 from skindose.dicom_out.sr import set_character_set
 
@@ -152,6 +152,7 @@ def build_dose_image(result: Any, sources: Any = None, *,
         _identities,
         _patient_study_modules,
         device_serial,
+        new_instance,
     )
 
     procs = list(sources) if sources is not None else None
@@ -164,19 +165,7 @@ def build_dose_image(result: Any, sources: Any = None, *,
     pixels = _stack([im for _, im in rendered])
     now = now or datetime.now()
 
-    ds = Dataset()
-    sop_uid = generate_uid(prefix=None)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SC_SOP_CLASS_UID
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.preamble = b"\x00" * 128
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID = SC_SOP_CLASS_UID
-    ds.SOPInstanceUID = sop_uid
-    ds.InstanceCreationDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = now.strftime("%H%M%S")
+    ds = new_instance(SC_SOP_CLASS_UID, now)
     _patient_study_modules(ds, ident)
     # General Series (C.7.3.1)
     ds.Modality = "OT"

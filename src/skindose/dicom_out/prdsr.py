@@ -279,20 +279,7 @@ def build_prdsr(result: Any, sources: Sequence[Any] | None = None, *,
     now = now or datetime.now()
     primary = idents[-1]  # the latest procedure's study holds the result
 
-    ds = Dataset()
-    sop_uid = generate_uid(prefix=None)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = PRDSR_SOP_CLASS_UID
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.preamble = b"\x00" * 128
-    # SOP Common (C.12.1)
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.SOPClassUID = PRDSR_SOP_CLASS_UID
-    ds.SOPInstanceUID = sop_uid
-    ds.InstanceCreationDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = now.strftime("%H%M%S")
+    ds = new_instance(PRDSR_SOP_CLASS_UID, now)
     _patient_study_modules(ds, primary)
     # SR Document Series (C.17.1)
     ds.Modality = "SR"
@@ -393,6 +380,25 @@ def _align(result: Any, procs: list[Any]) -> list[Any]:
             f"{len(procs)} sources were given and they cannot be matched; pass the "
             "procedures the result was computed from, in the same order")
     return out  # type: ignore[return-value]
+
+
+def new_instance(sop_class_uid: str, now: datetime) -> Dataset:
+    """A new instance of ``sop_class_uid``: file meta (explicit VR little endian), a fresh
+    SOP Instance UID under the 2.25 root, and the SOP Common module (PS3.3 C.12.1)."""
+    ds = Dataset()
+    sop_uid = generate_uid(prefix=None)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = sop_uid
+    ds.InstanceCreationDate = now.strftime("%Y%m%d")
+    ds.InstanceCreationTime = now.strftime("%H%M%S")
+    return ds
 
 
 def _patient_study_modules(ds: Dataset, ident: dict[str, str]) -> None:
