@@ -852,9 +852,16 @@ def _notes_table(result: Any) -> str:
 
 def _averaged_text(result: Any) -> str:
     a1, a10 = (result.psd_averaged_gy(x) for x in (1.0, 10.0))
-    return (f"Averaged over 1 cm²: <strong>{_e(format_dose(a1))}</strong> · over 10 cm²: "
+    text = (f"Averaged over 1 cm²: <strong>{_e(format_dose(a1))}</strong> · over 10 cm²: "
             f"<strong>{_e(format_dose(a10))}</strong> <span class='muted'>(mean over the "
             "hottest disc of skin of that area, as PSD is usually reported)</span>")
+    u = getattr(result, "uncertainty", None)
+    if u:  # skindose.uncertainty (Settings.uncertainty / --uncertainty)
+        text += (f"<br><span id='psd-interval'>95 % interval <strong>"
+                 f"{_e(format_dose(u.get('low_gy')))}–{_e(format_dose(u.get('high_gy')))}"
+                 f"</strong> (median {_e(format_dose(u.get('median_gy')))}; from the stated "
+                 "uncertainty of every input, docs/validation.md)</span>")
+    return text
 
 
 def _context(result: Any) -> str:

@@ -692,6 +692,10 @@ def caveat_text(result: Any) -> str:
                 lines.append(f"[{n.severity.value}] {n}")
     else:  # a map built directly, without notes
         lines.extend(f"[warning] {w}" for w in result.warnings)
+    u = result.uncertainty
+    if u:  # skindose.uncertainty: the interval belongs with the PSD it qualifies
+        lines.append(f"[info] PSD 95 % interval {u['low_gy']:.4g}-{u['high_gy']:.4g} Gy "
+                     f"(median {u['median_gy']:.4g} Gy) from the stated uncertainty of the inputs")
     skipped = [e for e in result.events if e.skipped]
     if skipped and not result.notes:  # typed notes already name every skipped event
         lines.append(f"[warning] {len(skipped)} event(s) not used in the estimate: " + "; ".join(
