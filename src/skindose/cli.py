@@ -875,7 +875,10 @@ def _demo(args) -> int:
     _with_output(out, work)
     print(f"skindose demo: synthetic {args.events}-event cardiac RDSR written to "
           f"{out / 'demo_rdsr.dcm'}")
-    print(_inspect_text(holder["proc"]).split("\n\n")[0])
+    import dataclasses
+
+    shown = dataclasses.replace(holder["proc"], source=str(out / "demo_rdsr.dcm"))  # final path
+    print(_inspect_text(shown).split("\n\n")[0])
     print()
     rc = _report_result(holder["result"], args, None, json_out=False)
     print(f"report folder: {out.resolve()}")
