@@ -116,3 +116,10 @@ def test_dosemap_and_report_do_not_import_each_other():
                                                                        top_level_only=False))
     assert not any(i.startswith(("skindose.dosemap", "skindose.report"))
                    for i in _imports(mods["skindose.summary"], top_level_only=False))
+
+
+def test_compute_does_not_call_up_into_uncertainty():
+    # the interval runs the computation several times: it sits above compute, never below
+    mods = _modules()
+    assert not any(i.startswith("skindose.uncertainty")
+                   for i in _imports(mods["skindose.compute"], top_level_only=False))

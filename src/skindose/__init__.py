@@ -11,7 +11,9 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
-from skindose.compute import compute
+# the submodule first (its import binds `skindose.compute` to the module), then the name to the
+# function: the computation plus the PSD interval when Settings.uncertainty is on
+import skindose.compute as _compute_module  # noqa: F401
 from skindose.errors import (
     ConfigurationError,
     GeometryError,
@@ -21,6 +23,7 @@ from skindose.errors import (
     SkinDoseWarning,
 )
 from skindose.settings import Settings
+from skindose.uncertainty import compute_with_uncertainty as compute
 
 try:
     __version__ = version("skindose")

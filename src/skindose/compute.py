@@ -176,7 +176,6 @@ def compute(
         prov.append(f"{len(procs)} procedures accumulated on one phantom, in the given order",
                     code=NoteCode.PROCEDURES_ACCUMULATED)
 
-    phantom_default = phantom is None
     if phantom is None:
         phantom = _default_phantom(procs, s, prov, warns)
     else:
@@ -294,13 +293,6 @@ def compute(
         beams=tuple(p.beams if p.beams is not None and p.beams.n_beams else None
                     for p in prepared),
     )
-    if s.uncertainty:  # skindose.uncertainty: Monte Carlo over the stated input uncertainties
-        from skindose.uncertainty import psd_interval
-
-        iv = psd_interval(procs, None if phantom_default else phantom, s, nominal=result,
-                          compute_kwargs={"same_patient": True})
-        result = dataclasses.replace(result, uncertainty=iv.to_dict(),
-                                     notes=(*result.notes, *iv.notes))
     return result
 
 

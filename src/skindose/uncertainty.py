@@ -616,3 +616,35 @@ def psd_interval(
         elapsed_s=time.perf_counter() - t_start, widened=widened, notes=tuple(notes),
         samples_gy=samples,
     )
+
+
+def compute_with_uncertainty(
+    procedures: Any,
+    phantom: Any = None,
+    settings: Any = None,
+    progress: Any = False,
+    *,
+    same_patient: bool = False,
+) -> Any:
+    """:func:`skindose.compute.compute`, plus the PSD interval when ``settings.uncertainty``.
+
+    This is what ``skindose.compute`` is bound to: the interval sits above the computation (it
+    runs it several times), so the computation itself never imports this module. With the
+    switch on, ``result.uncertainty`` holds :meth:`PSDInterval.to_dict` and the interval's
+    notes are added to ``result.notes``.
+    """
+    import dataclasses
+
+    from skindose.compute import compute
+    from skindose.settings import Settings
+
+    s = settings if settings is not None else Settings()
+    result = compute(procedures, phantom, s, progress, same_patient=same_patient)
+    if not s.uncertainty:
+        return result
+    procs = [procedures] if hasattr(procedures, "events") else list(procedures)
+    iv = psd_interval(procs, phantom, s, nominal=result,
+                      compute_kwargs={"same_patient": True})
+    return dataclasses.replace(result, uncertainty=iv.to_dict(),
+                               notes=(*result.notes, *iv.notes))
+
