@@ -316,12 +316,7 @@ def _fast_input(source: Source) -> tuple[bytes | None, str]:
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source), "<bytes>"
     if isinstance(source, str | os.PathLike):
-        name = str(source)
-        p = Path(source)
-        if not p.exists():
-            raise RDSRError("file not found", source=name)
-        if p.is_dir():
-            raise RDSRError("is a directory, not a DICOM file", source=name)
+        p, name = _existing_file(source)
         try:
             return p.read_bytes(), name
         except OSError as exc:
@@ -334,6 +329,17 @@ def _fast_input(source: Source) -> tuple[bytes | None, str]:
         return bytes(data), name
     _load(source)  # raises the type error
     raise AssertionError  # pragma: no cover
+
+
+def _existing_file(source: str | os.PathLike) -> tuple[Path, str]:
+    """The path and its name for messages; RDSRError when it is missing or a directory."""
+    name = str(source)
+    p = Path(source)
+    if not p.exists():
+        raise RDSRError("file not found", source=name)
+    if p.is_dir():
+        raise RDSRError("is a directory, not a DICOM file", source=name)
+    return p, name
 
 
 def _dataset_bytes(ds: Dataset) -> bytes | None:
@@ -370,12 +376,7 @@ def _load(source: Source, name: str | None = None) -> tuple[Dataset, str]:
         name = "<bytes>"
         fp: Any = io.BytesIO(bytes(source))
     elif isinstance(source, str | os.PathLike):
-        name = str(source)
-        p = Path(source)
-        if not p.exists():
-            raise RDSRError("file not found", source=name)
-        if p.is_dir():
-            raise RDSRError("is a directory, not a DICOM file", source=name)
+        p, name = _existing_file(source)
         fp = p
     elif hasattr(source, "read"):
         name = name or str(getattr(source, "name", "<file object>"))
