@@ -156,6 +156,25 @@ def test_event_with_damaged_concept_name_is_named(example):
                for n in p.notes)
 
 
+@pytest.mark.parametrize("field", ["CodingSchemeDesignator", "CodeMeaning"])
+def test_event_with_foreign_concept_scheme_is_named_by_the_byte_count(example, field):
+    """An event container whose concept code is 113706 under another scheme (fuzz seed
+    3000044) is not an event to the reader; the byte-level count must still name it, on the
+    fast path as well as on pydicom's."""
+    ds = build_rdsr(example)
+    ev = next(it for it in ds.ContentSequence
+              if it.ConceptNameCodeSequence[0].CodeValue == "113706")
+    setattr(ev.ConceptNameCodeSequence[0], field, "XX")
+    p = sd.read_rdsr(_bytes(ds))
+    if field == "CodeMeaning":  # the meaning is not part of the code: still an event
+        assert p.n_events == example.n_events
+        return
+    assert p.n_events == example.n_events - 1
+    lost = [n for n in p.notes if n.code is NoteCode.EVENT_DAMAGED]
+    assert lost and lost[0].severity is Severity.CRITICAL
+    assert lost[0].data["n_events"] == 1
+
+
 # ---- plausibility -----------------------------------------------------------------------
 
 

@@ -435,7 +435,7 @@ def read_rdsr(source: Source) -> Procedure:
         try:
             root = _fastparse.parse(data)
             try:
-                return _parse(root, name)  # type: ignore[arg-type]
+                return _with_unread_events_note(_parse(root, name), data)  # type: ignore[arg-type]
             except RDSRError:
                 raise
             except Exception as exc:
