@@ -171,8 +171,11 @@ def test_event_with_foreign_concept_scheme_is_named_by_the_byte_count(example, f
         return
     assert p.n_events == example.n_events - 1
     lost = [n for n in p.notes if n.code is NoteCode.EVENT_DAMAGED]
-    assert lost and lost[0].severity is Severity.CRITICAL
+    assert len(lost) == 1 and lost[0].severity is Severity.CRITICAL  # named once, not twice
     assert lost[0].data["n_events"] == 1
+    # the same mutant handed over as a Dataset (no bytes to count) is named as well
+    q = sd.read_rdsr(ds)
+    assert [n.data["n_events"] for n in q.notes if n.code is NoteCode.EVENT_DAMAGED] == [1]
 
 
 # ---- plausibility -----------------------------------------------------------------------

@@ -472,7 +472,9 @@ def _with_unread_events_note(proc: Procedure, data: bytes) -> Procedure:
     import dataclasses
 
     n_bytes = sum(data.count(p) for p in _EVENT_CODE_PATTERNS)
-    lost = n_bytes - proc.n_events
+    named = sum(int(n.data.get("n_events", 0)) for n in proc.notes
+                if n.code is NoteCode.EVENT_DAMAGED)  # already named by the structural checks
+    lost = n_bytes - proc.n_events - named
     if lost <= 0:
         return proc
     note = Note(code=NoteCode.EVENT_DAMAGED, stage="rdsr", severity=Severity.CRITICAL,
@@ -1309,6 +1311,18 @@ def _damaged_containers(root_items: list[Dataset], ctx: _Ctx) -> None:
     """Name every root container whose concept could not be read (a damaged event, maybe)."""
     bad = [k for k, it in enumerate(root_items)
            if str(it.get("ValueType", "") or "").upper() == "CONTAINER" and _concept(it) is None]
+    # an event's code value under another coding scheme is not an event to the reader: name it
+    foreign = [k for k, it in enumerate(root_items)
+               if (c := _concept(it)) is not None and c.value == C.IrradiationEventXRayData.value
+               and c != C.IrradiationEventXRayData]
+    if foreign:
+        schemes = sorted({_concept(root_items[k]).scheme for k in foreign})  # type: ignore[union-attr]
+        ctx.warn(f"{len(foreign)} container(s) of the content tree carry the event code 113706 "
+                 f"under the coding scheme {', '.join(repr(x) for x in schemes)} instead of DCM "
+                 f"(content items {_ranges([k + 1 for k in foreign])} of the root); they were not "
+                 "read as irradiation events, so their dose is missing from the map",
+                 code=NoteCode.EVENT_DAMAGED, severity=Severity.CRITICAL,
+                 data={"root_items": foreign, "n_events": len(foreign)})
     if bad:
         ctx.warn(f"{len(bad)} container(s) of the content tree have a missing or damaged concept "
                  f"name (content items {_ranges([b + 1 for b in bad])} of the root); if they "
