@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
-# the submodule first (its import binds `skindose.compute` to the module), then the name to the
-# function: the computation plus the PSD interval when Settings.uncertainty is on
-import skindose.compute as _compute_module  # noqa: F401
 from skindose.errors import (
     ConfigurationError,
     GeometryError,
@@ -23,7 +22,6 @@ from skindose.errors import (
     SkinDoseWarning,
 )
 from skindose.settings import Settings
-from skindose.uncertainty import compute_with_uncertainty as compute
 
 try:
     __version__ = version("skindose")
@@ -53,9 +51,34 @@ _SUBMODULES = {"phantoms", "physics", "geometry", "kernel", "rdsr", "vendors", "
 
 def __getattr__(name: str):
     # Lazy imports keep `skindose inspect` free of Numba and trimesh start-up costs.
+    if name == "compute":
+        # the computation plus the PSD interval when Settings.uncertainty is on; bound here
+        # after the submodule skindose.compute (whose import binds the module to this name)
+        from skindose.uncertainty import compute_with_uncertainty
+
+        globals()["compute"] = compute_with_uncertainty
+        return compute_with_uncertainty
     if name in _LAZY:
         mod, attr = _LAZY[name]
         return getattr(import_module(mod), attr)
     if name in _SUBMODULES:
         return import_module(f"skindose.{name}")
     raise AttributeError(f"module 'skindose' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """The package object: ``skindose.compute`` names the function, never the submodule.
+
+    Importing the submodule :mod:`skindose.compute` (the wiring) makes Python bind it to the
+    package attribute of the same name; this refuses that one binding, so the name keeps
+    meaning the function (bound lazily above, so that ``import skindose`` stays free of
+    Numba). The submodule stays importable: ``from skindose.compute import compute``.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "compute" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

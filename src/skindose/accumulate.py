@@ -20,7 +20,7 @@ from skindose.errors import PatientMismatchError
 from skindose.notes import Note, NoteCode, Severity
 from skindose.rdsr.model import Procedure
 
-__all__ = ["check_same_patient", "merge_procedures", "patient_key"]
+__all__ = ["check_same_patient", "merge_procedures", "patient_key", "reference_totals"]
 
 
 def patient_key(proc: Procedure) -> str | None:
@@ -141,3 +141,30 @@ def merge_procedures(procs: Sequence[Procedure]) -> tuple[list[Procedure], list[
             p = dataclasses.replace(p, events=tuple(kept))
         out.append(p)
     return out, notes
+
+
+def reference_totals(procs: Sequence[Procedure]) -> dict[str, dict]:
+    """Per plane and overall: Σ K_RP (Gy), Σ KAP (Gy·m²), event counts, the files' reported
+    totals (summed over procedures where given) and the fluoroscopy time.
+
+    The per-plane sums are the rdsr model's (:meth:`Procedure.totals_by_plane`). Fluoroscopy
+    time: per procedure its longest plane (biplane planes run at the same time), summed.
+    """
+    planes: dict[str, dict] = {}
+    for p in procs:
+        for plane, t in p.totals_by_plane().items():
+            d = planes.setdefault(plane, {"kerma_rp_gy": 0.0, "kap_gym2": 0.0, "n_events": 0})
+            for key in ("kerma_rp_gy", "kap_gym2", "n_events"):
+                d[key] += t[key]
+            for key in ("reported_kerma_rp_gy", "reported_kap_gym2"):
+                if t[key] is not None:
+                    d[key] = d.get(key, 0.0) + t[key]
+    total: dict = {key: sum(d[key] for d in planes.values())
+                   for key in ("kerma_rp_gy", "kap_gym2", "n_events")}
+    for key in ("reported_kerma_rp_gy", "reported_kap_gym2"):
+        rep = [d[key] for d in planes.values() if key in d]
+        total[key] = sum(rep) if rep else None
+    ft = [max(t) for p in procs
+          if (t := [a.fluoro_time_s for a in p.accumulated if a.fluoro_time_s is not None])]
+    total["fluoro_time_s"] = sum(ft) if ft else None
+    return {"planes": planes, "total": total}

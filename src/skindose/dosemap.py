@@ -12,15 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from skindose.notes import Note, Severity, highest_severity
+from skindose.notes import Note, NoteCode, Severity, highest_severity
+from skindose.physics.reference import KAP_CHECK_RANGE
 from skindose.summary import SUMMARY_SCHEMA_VERSION, build_summary
 
-__all__ = ["SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap"]
-
-
-#: Accepted range of reported KAP / (K_RP × field area at the RP); outside it an event is
-#: flagged (see :attr:`EventResult.kap_check`).
-KAP_CHECK_RANGE = (0.75, 1.25)
+__all__ = ["KAP_CHECK_RANGE", "SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap",
+           "not_mapped_note"]
 
 #: Cells whose normals differ by more than 60° are not averaged together.
 _SAME_SIDE_COS = 0.5
@@ -89,6 +86,26 @@ class EventResult:
             "kap_check": _f(self.kap_check),
             "skipped": self.skipped,
         }
+
+
+def not_mapped_note(events: tuple[EventResult, ...] | list[EventResult]) -> Note | None:
+    """One note naming how many events, and what share of K_RP, gave no map contribution
+    and why; critical when at least half of the K_RP (but not all) is missing."""
+    skipped = [e for e in events if e.skipped]
+    if not skipped:
+        return None
+    k_all = sum(e.kerma_rp_gy or 0.0 for e in events)
+    k_skip = sum(e.kerma_rp_gy or 0.0 for e in skipped)
+    pct = 100.0 * k_skip / k_all if k_all > 0 else 0.0
+    reasons: dict[str, int] = {}
+    for e in skipped:
+        reasons[e.skipped] = reasons.get(e.skipped, 0) + 1  # type: ignore[index]
+    why = "; ".join(f"{r} ({c})" for r, c in sorted(reasons.items(), key=lambda x: -x[1]))
+    sev = Severity.CRITICAL if pct >= 50.0 and k_skip < k_all else Severity.WARNING
+    return Note(code=NoteCode.EVENTS_NOT_MAPPED, severity=sev, stage="compute",
+                data={"percent_k_rp": pct},
+                text=f"{len(skipped)} of {len(events)} events, {pct:.1f}% of K_RP, could not be "
+                f"mapped: {why}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,6 +31,7 @@ __all__ = [
     "Note",
     "NoteCode",
     "Severity",
+    "dedupe_notes",
     "highest_severity",
     "logger",
     "sort_notes",
@@ -277,3 +278,15 @@ def highest_severity(notes: Iterable[Note]) -> Severity | None:
 def sort_notes(notes: Iterable[Note]) -> list[Note]:
     """Most important first (critical, warning, info), stable within a severity."""
     return sorted(notes, key=lambda n: -n.severity.rank)  # type: ignore[union-attr]
+
+
+def dedupe_notes(notes: Iterable[Note]) -> list[Note]:
+    """The notes without repeats of the same (code, text, event, procedure), in order."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for n in notes:
+        key = (n.code, n.text, n.event_index, n.procedure_index)
+        if key not in seen:
+            seen.add(key)
+            out.append(n)
+    return out

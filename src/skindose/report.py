@@ -41,6 +41,7 @@ import numpy as np
 from skindose.errors import SkinDoseError
 from skindose.jsonsafe import format_dose
 from skindose.notes import Note, NoteCode, Severity, sort_notes
+from skindose.physics.reference import KAP_CHECK_RANGE
 from skindose.plotting import (
     OVER_COLOR,
     contour_edges,
@@ -74,9 +75,6 @@ __all__ = [
     "write_summary",
 ]
 
-#: Accepted range of the KAP check (as :data:`skindose.dosemap.KAP_CHECK_RANGE`; read from the
-#: result's summary so that the report does not import the map).
-KAP_CHECK_RANGE = (0.75, 1.25)
 _ASSETS = Path(__file__).with_name("report_assets")
 
 

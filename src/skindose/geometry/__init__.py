@@ -9,7 +9,7 @@ the beam and placement conventions in :mod:`skindose.geometry.beams`.
 
 from __future__ import annotations
 
-from skindose.geometry.beams import FIELD_SOURCES, BeamSet, beams_for
+from skindose.geometry.beams import FIELD_SOURCES, BeamSet, beams_for, geometry_poor
 from skindose.geometry.frames import (
     beam_axes_equipment,
     carm_rotation,
@@ -22,6 +22,7 @@ from skindose.geometry.frames import (
     rot_y,
     rot_z,
     table_rotation,
+    wrap_angles,
 )
 from skindose.geometry.placement import (
     beams_hitting,
@@ -38,6 +39,7 @@ __all__ = [
     "beams_hitting",
     "carm_rotation",
     "equipment_angles_from_direction",
+    "geometry_poor",
     "invert_rigid",
     "kap_fraction_hitting",
     "patient_axes_in_equipment",
@@ -49,4 +51,5 @@ __all__ = [
     "rot_z",
     "table_rotation",
     "target_landmark",
+    "wrap_angles",
 ]

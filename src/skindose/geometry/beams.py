@@ -36,6 +36,7 @@ Conventions (docs/architecture.md §6; frames in :mod:`skindose.geometry.frames`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -50,16 +51,19 @@ from skindose.geometry.frames import (
     patient_to_equipment,
     rigid,
     table_rotation,
+    wrap_angles,
 )
 from skindose.geometry.placement import points_inside, target_landmark
-from skindose.rdsr.model import PatientOrientation, ReferencePointKind
+from skindose.notes import Note, NoteCode, Severity
+from skindose.rdsr.model import FieldSource, PatientOrientation, source_to_reference_point_mm
 from skindose.settings import Settings
 from skindose.vendors import VendorProfile, profile_for
 
-__all__ = ["FIELD_SOURCES", "BeamSet", "beams_for"]
+__all__ = ["FIELD_SOURCES", "BeamSet", "beams_for", "geometry_poor"]
 
-#: Codes of :attr:`BeamSet.field_source`, in fallback order.
-FIELD_SOURCES = ("collimated field", "shutters", "field area", "kap/kerma", "detector size")
+#: Codes of :attr:`BeamSet.field_source`, in fallback order (the rdsr model owns the chain:
+#: :meth:`~skindose.rdsr.model.IrradiationEvent.field_tangents`).
+FIELD_SOURCES = tuple(f.value for f in FieldSource)
 
 _K3 = ("source", "u", "v", "w", "isocenter")
 _K1 = ("weight", "tan_u", "tan_v", "srp_mm", "sod_mm")
@@ -101,8 +105,10 @@ class BeamSet:
         (k, 4, 4) float64: the transform from E to P for each beam's event.
     skipped
         (event_index, reason) for each event that could not be placed.
+    notes
+        Typed notes (stage "geometry") of every choice and fallback.
     provenance, warnings
-        Plain-words records of every choice and fallback.
+        Plain-words views of ``notes`` (info, and warning or worse).
     profile_name, placement, target_landmark
         The vendor profile, the placement used ("profile" or "target") and the landmark the
         target placement centred on (None for profile placement).
@@ -130,6 +136,7 @@ class BeamSet:
     skipped: tuple[tuple[int, str], ...] = ()
     provenance: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     profile_name: str = ""
     placement: str = "profile"
     target_landmark: str | None = None
@@ -163,6 +170,12 @@ class BeamSet:
         """Number of (sub-)beams."""
         return int(self.event_index.shape[0])
 
+    def subset(self, keep: np.ndarray) -> BeamSet:
+        """The beams where the boolean mask ``keep`` (k,) is True (slab and notes kept)."""
+        ch: dict[str, Any] = {k: np.asarray(getattr(self, k))[keep] for k in _PER_BEAM}
+        ch["field_source"] = tuple(f for f, k in zip(self.field_source, keep, strict=True) if k)
+        return dataclasses.replace(self, **ch)
+
     @property
     def reference_point(self) -> np.ndarray:
         """(k, 3) float64: the reference point of each beam, ``source + srp_mm * w``."""
@@ -182,26 +195,28 @@ class BeamSet:
 # helpers
 
 
+#: Per-beam fields of :class:`BeamSet` (what :meth:`BeamSet.subset` selects).
+_PER_BEAM = ("event_index", "weight", "source", "u", "v", "w", "tan_u", "tan_v", "srp_mm",
+             "sod_mm", "isocenter", "equipment_to_patient")
+_TABLE_FIELDS = ("table_longitudinal_mm", "table_lateral_mm", "table_height_mm")
+
+
+def geometry_poor(procedure: Any, profile: VendorProfile) -> str | None:
+    """Why a procedure cannot be mapped at all although its events have beam directions (no
+    event reports any table position), or None. A map placed from nothing would be fake."""
+    evs = [ev for ev in procedure.events if ev.has_geometry]
+    if not profile.has_geometry or not evs:
+        return None
+    if any(getattr(ev, f) is not None for ev in evs for f in _TABLE_FIELDS):
+        return None
+    return "geometry-poor: no table position reported in the file"
+
+
 def _orientation(procedure: Any, ev: Any) -> PatientOrientation:
     o = getattr(ev, "patient_orientation", None) or procedure.patient.orientation
     if o is None:
         return PatientOrientation.HFS
     return PatientOrientation(o)
-
-
-def _normalise_angles(a: float, b: float) -> tuple[float, float, bool]:
-    """Wrap to a in (-180, 180], b in [-90, 90] with the same beam; flag if changed."""
-    a0, b0 = a, b
-    b = (b + 180.0) % 360.0 - 180.0
-    if b > 90.0:
-        b, a = 180.0 - b, a + 180.0
-    elif b < -90.0:
-        b, a = -180.0 - b, a + 180.0
-    a = (a + 180.0) % 360.0 - 180.0
-    if a == -180.0:
-        a = 180.0
-    changed = not (math.isclose(a, a0, abs_tol=1e-9) and math.isclose(b, b0, abs_tol=1e-9))
-    return a, b, changed
 
 
 def _table_value(ev: Any, field: str | None) -> float | None:
@@ -225,52 +240,6 @@ def _table_translation(
     else:  # floor_minus_height_of_system
         tz = profile.vertical_sign * vert - (height_of_system or 0.0) + profile.vertical_offset_mm
     return [tx, ty, tz]
-
-
-def _field(
-    ev: Any, sid: float | None, srp: float, profile: VendorProfile
-) -> tuple[float, float, str] | None:
-    w, h = ev.field_width_mm, ev.field_height_mm
-    if w and h and w >= 1.0 and h >= 1.0 and sid:
-        return (w / 2) / sid, (h / 2) / sid, FIELD_SOURCES[0]
-    if ev.shutters_mm is not None:
-        left, right, top, bottom = ev.shutters_mm
-        if left + right > 0 and top + bottom > 0:
-            return (left + right) / 2000.0, (top + bottom) / 2000.0, FIELD_SOURCES[1]
-    if ev.field_area_m2 and ev.field_area_m2 > 0 and sid:
-        side = math.sqrt(ev.field_area_m2) * 1000.0
-        return side / 2 / sid, side / 2 / sid, FIELD_SOURCES[2]
-    if ev.kap_gym2 and ev.kerma_rp_gy and ev.kap_gym2 > 0 and ev.kerma_rp_gy > 0:
-        side = math.sqrt(ev.kap_gym2 / ev.kerma_rp_gy) * 1000.0
-        return side / 2 / srp, side / 2 / srp, FIELD_SOURCES[3]
-    det = ev.detector_size_mm or profile.detector_size_mm
-    if det and sid:
-        return det / 2 / sid, det / 2 / sid, FIELD_SOURCES[4]
-    return None
-
-
-def _srp(procedure: Any, ev: Any, sod: float, sid: float | None,
-         profile: VendorProfile) -> tuple[float | None, str | None]:
-    if ev.srp_mm:
-        return float(ev.srp_mm), None
-    for rp in (ev.reference_point, procedure.reference_point):
-        if rp is not None and rp.kind is not ReferencePointKind.UNKNOWN:
-            d = rp.source_distance_mm(sod, sid)
-            if d:
-                return float(d), f"from the reference point definition {rp.text!r}"
-    kind, dist = profile.reference_point_kind, profile.reference_point_distance_mm
-    d = None
-    if kind == "isocenter offset" and dist is not None:
-        d = sod - dist
-    elif kind == "from source":
-        d = dist
-    elif kind == "detector offset" and sid and dist is not None:
-        d = sid - dist
-    elif kind == "detector plane":
-        d = sid
-    if d:
-        return float(d), f"profile rule ({kind} {dist} mm)"
-    return None, None
 
 
 def _sub_angles(ev: Any, step: float) -> list[tuple[float, float]]:
@@ -336,11 +305,25 @@ def _resting_offset(phantom: Any, r_pe: np.ndarray, mattress: float) -> np.ndarr
 # ----------------------------------------------------------------------------------------------
 
 
+class _Log:
+    """Typed notes of one placement; ``append(text)`` files a note of the log's severity."""
+
+    def __init__(self, sink: list[Note], severity: Severity):
+        self.sink, self.severity = sink, severity
+
+    def append(self, text: str, code: NoteCode = NoteCode.PLACEMENT,
+               event_index: int | None = None) -> None:
+        self.sink.append(Note(code=code, text=text, severity=self.severity,
+                              event_index=event_index, stage="geometry"))
+
+
 def beams_for(
     procedure: Any,
     phantom: Any,
     settings: Settings | None = None,
     profile: VendorProfile | None = None,
+    *,
+    profile_reason: str | None = None,
 ) -> BeamSet:
     """Place every irradiation event of ``procedure`` as beams in the phantom's patient frame.
 
@@ -353,7 +336,10 @@ def beams_for(
     settings
         Placement, table and rotational-step settings (default :class:`Settings`).
     profile
-        The vendor profile; default :func:`skindose.vendors.profile_for`.
+        The vendor profile; default :func:`skindose.vendors.profile_for` (the one owner of
+        that choice; the computation passes the profile it chose).
+    profile_reason
+        Why the caller chose ``profile`` (for the provenance note).
 
     Returns
     -------
@@ -366,13 +352,13 @@ def beams_for(
         When the phantom lacks what placement needs.
     """
     settings = settings or Settings()
-    prov: list[str] = []
-    warns: list[str] = []
+    notes: list[Note] = []
+    prov, warns = _Log(notes, Severity.INFO), _Log(notes, Severity.WARNING)
     if profile is None:
         profile, reason = profile_for(procedure, settings)
     else:
-        reason = "profile given by the caller"
-    prov.append(f"vendor profile {profile.name!r}: {reason}")
+        reason = profile_reason or "profile given by the caller"
+    prov.append(f"vendor profile {profile.name!r}: {reason}", code=NoteCode.VENDOR_PROFILE)
     prov.append(
         f"profile validated = {str(profile.validated).lower()}: {profile.validation_note}"
     )
@@ -386,7 +372,9 @@ def beams_for(
             if not any(getattr(e, "patient_orientation", None) for e in procedure.events)
             else "patient orientation taken from the events"
         )
-        (warns if "assumed" in orient_note else prov).append(orient_note)
+        (warns if "assumed" in orient_note else prov).append(
+            orient_note, code=NoteCode.ORIENTATION_DEFAULTED if "assumed" in orient_note
+            else NoteCode.PLACEMENT)
     else:
         prov.append(
             f"patient orientation {procedure.patient.orientation.value} "
@@ -423,7 +411,7 @@ def beams_for(
     skipped: list[tuple[int, str]] = []
     rows: list[dict[str, Any]] = []
     field_counts: dict[str, int] = {}
-    srp_notes: dict[str, int] = {}
+    srp_notes: dict[tuple[str, NoteCode], int] = {}
     table_raw: list[list[float | None]] = []
     ev_weight: list[float] = []
     if not profile.has_geometry:
@@ -442,35 +430,44 @@ def beams_for(
             if sod is None:
                 skipped.append((i, "no source to isocenter distance"))
                 continue
-            warns.append(f"event {i}: source to isocenter distance {sod} mm assumed")
+            warns.append(f"source to isocenter distance {sod} mm assumed", event_index=i)
         sid = ev.sid_mm if ev.sid_mm else None
-        srp, srp_note = _srp(procedure, ev, sod, sid, profile)
+        srp, _, rule = source_to_reference_point_mm(
+            dsrp_mm=ev.srp_mm, sod_mm=sod, sid_mm=sid,
+            definitions=(ev.reference_point, procedure.reference_point),
+            rules=(profile.reference_point,) if profile.reference_point is not None else ())
         if srp is None or srp <= 0:
             skipped.append((i, "reference point distance unknown"))
             continue
-        if srp_note:
+        if rule is not None:
+            srp_note = ((f"profile rule ({profile.reference_point_kind} "
+                         f"{profile.reference_point_distance_mm} mm)", NoteCode.SRP_DEFAULTED)
+                        if rule is profile.reference_point
+                        else (f"from the reference point definition {rule.text!r}",
+                              NoteCode.PLACEMENT))
             srp_notes[srp_note] = srp_notes.get(srp_note, 0) + 1
-        fld = _field(ev, sid, srp, profile)
+        fld = ev.field_tangents(srp, profile.detector_size_mm)
         if fld is None:
             skipped.append((i, "no field size (no collimation, shutters, area, KAP/K_RP or SID)"))
             continue
-        tan_u, tan_v, fsrc = fld
+        tan_u, tan_v, fsrc = fld.tan_u, fld.tan_v, fld.source
         field_counts[fsrc] = field_counts.get(fsrc, 0) + 1
-        if fsrc == FIELD_SOURCES[4]:
-            warns.append(f"event {i}: field size unknown, the full detector was assumed")
+        if fsrc is FieldSource.DETECTOR:
+            warns.append("field size unknown, the full detector was assumed", event_index=i,
+                         code=NoteCode.FIELD_SIZE_UNKNOWN)
         a = profile.primary_sign * float(ev.primary_angle_deg)
         b = profile.secondary_sign * float(ev.secondary_angle_deg)
-        a, b, changed = _normalise_angles(a, b)
+        a, b, changed = wrap_angles(a, b)
         if changed:
             warns.append(
-                f"event {i}: positioner angles ({ev.primary_angle_deg}, "
-                f"{ev.secondary_angle_deg}) deg normalised to ({a:.1f}, {b:.1f})"
-            )
+                f"positioner angles ({ev.primary_angle_deg}, {ev.secondary_angle_deg}) deg "
+                f"normalised to ({a:.1f}, {b:.1f})", event_index=i, code=NoteCode.ANGLE_WRAPPED)
         if ev.event_type.value == "rotational acquisition" and not ev.is_rotational:
-            warns.append(f"event {i}: rotational run without end angles placed at its start angle")
+            warns.append("rotational run without end angles placed at its start angle",
+                         event_index=i, code=NoteCode.ROTATION_NO_END_ANGLE)
         orient = _orientation(procedure, ev)
         subs = [
-            _normalise_angles(profile.primary_sign * sa, profile.secondary_sign * sb)[:2]
+            wrap_angles(profile.primary_sign * sa, profile.secondary_sign * sb)[:2]
             for sa, sb in _sub_angles(ev, settings.rotational_step_deg)
         ]
         tilts = [
@@ -487,9 +484,11 @@ def beams_for(
                          orient=orient, subs=subs, tilts=tilts))
 
     for src, n in field_counts.items():
-        prov.append(f"field size from {src}: {n} event(s)")
+        prov.append(f"field size from {src.value}: {n} event(s)",
+                    code=NoteCode.PLACEMENT if src is FieldSource.COLLIMATED
+                    else NoteCode.FIELD_SIZE_FALLBACK)
     for note, n in srp_notes.items():
-        prov.append(f"reference point distance {note}: {n} event(s)")
+        prov.append(f"reference point distance {note[0]}: {n} event(s)", code=note[1])
 
     weights = np.asarray(ev_weight, dtype=float)
     if rows:
@@ -624,7 +623,7 @@ def beams_for(
         f"transmission {transmission}"
     )
     for i, why in skipped:
-        warns.append(f"event {i} not placed: {why}")
+        warns.append(f"not placed: {why}", event_index=i, code=NoteCode.EVENT_NOT_PLACED)
 
     k = len(ev_idx)
     return BeamSet(
@@ -648,8 +647,9 @@ def beams_for(
         table_transmission=transmission,
         equipment_to_patient=np.asarray(e2p, dtype=float).reshape(k, 4, 4),
         skipped=tuple(skipped),
-        provenance=tuple(prov),
-        warnings=tuple(warns),
+        provenance=tuple(str(n) for n in notes if n.severity is Severity.INFO),
+        warnings=tuple(str(n) for n in notes if n.severity is not Severity.INFO),
+        notes=tuple(notes),
         profile_name=profile.name,
         placement=placement_used,
         target_landmark=landmark,

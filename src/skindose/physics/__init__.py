@@ -60,7 +60,7 @@ Public names (scripts rely on these): :func:`hvl_mm_al`, :func:`backscatter_fact
 from __future__ import annotations
 
 from skindose.physics.backscatter import BSF_COEFFICIENTS, BSF_FIELD_SIDES_CM, backscatter_factor
-from skindose.physics.factors import PhysicsFactors, bsf_for, per_event_factors
+from skindose.physics.factors import PhysicsFactors, bsf_for, calibration_notes, per_event_factors
 from skindose.physics.hvl import grid_range, hvl_mm_al, muen_ratio
 from skindose.physics.table import (
     DEFAULT_T0,
@@ -79,6 +79,7 @@ __all__ = [
     "PhysicsFactors",
     "backscatter_factor",
     "bsf_for",
+    "calibration_notes",
     "grid_range",
     "hvl_mm_al",
     "muen_ratio",

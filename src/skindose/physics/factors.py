@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from skindose.notes import Note, NoteCode, Severity
 from skindose.physics._common import emit
 from skindose.physics.backscatter import bsf_with_messages
 from skindose.physics.hvl import _COLUMN_OF_MEDIUM, _lookup
@@ -16,7 +17,7 @@ from skindose.physics.table import TableSpec, table_t0_with_messages
 from skindose.rdsr.model import IrradiationEvent
 from skindose.settings import Settings
 
-__all__ = ["PhysicsFactors", "bsf_for", "per_event_factors"]
+__all__ = ["PhysicsFactors", "bsf_for", "calibration_notes", "per_event_factors"]
 
 _KNOWN_FILTERS = ("Cu", "Al")
 
@@ -53,9 +54,12 @@ class PhysicsFactors:
         True once the BSF has been computed for field sides (always True when backscatter is
         off).
     table_is_estimate
-        True when ``table_t0`` is a generic estimate, not a measurement or a user value.
-    warnings
-        Plain-language notes: defaults filled in, clamped lookups, estimates.
+        True when ``table_t0`` is an estimate, not a measurement or a user value (from the
+        profile's ``measured`` flag, docs/physics.md §4).
+    notes
+        Typed notes (stage "physics"): defaults filled in (``kvp-defaulted``,
+        ``physics-default``), clamped lookups (``extrapolated``), the table transmission
+        (``table-estimated`` with its value, or ``table-measured``), method choices.
     event_labels
         How messages name each event ("event 3", from ``IrradiationEvent.index``).
     """
@@ -71,7 +75,7 @@ class PhysicsFactors:
     backscatter: bool = True
     bsf_evaluated: bool = False
     table_is_estimate: bool = False
-    warnings: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     event_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -84,6 +88,19 @@ class PhysicsFactors:
                 raise ValueError(f"PhysicsFactors.{name}: expected ({n},), got {a.shape}")
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+
+    def for_beams(self, event_of_beam: ArrayLike) -> PhysicsFactors:
+        """The factors repeated per beam: row j is the event ``event_of_beam[j]``'s (the
+        sub-beams of a rotational run share their event's factors); notes are kept."""
+        idx = np.asarray(event_of_beam, dtype=np.int64)
+        labels = tuple(self.event_labels[i] for i in idx) if self.event_labels else ()
+        return dataclasses.replace(self, **{a: getattr(self, a)[idx] for a in _ARRAYS},
+                                   event_labels=labels)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The notes' texts (plain-words view of :attr:`notes`)."""
+        return tuple(n.text for n in self.notes)
 
     @property
     def n_events(self) -> int:
@@ -104,14 +121,33 @@ class PhysicsFactors:
             (n_events,) side of the square-equivalent field at the skin (√area), in cm.
             NaN gives a BSF of NaN for that event.
         """
-        bsf, notes = _bsf_and_notes(self, field_side_cm)
-        return dataclasses.replace(
-            self, bsf=bsf, bsf_evaluated=True, warnings=_dedupe(self.warnings + tuple(notes))
-        )
+        bsf, msgs = _bsf_and_notes(self, field_side_cm)
+        extra = tuple(_note(NoteCode.EXTRAPOLATED, m) for m in msgs)
+        return dataclasses.replace(self, bsf=bsf, bsf_evaluated=True,
+                                   notes=_dedupe(self.notes + extra))
 
 
-def _dedupe(msgs: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(msgs))
+def _note(code: NoteCode, text: str, severity: Severity | None = None, **data: object) -> Note:
+    return Note(code=code, text=text, severity=severity, stage="physics", data=data)
+
+
+def _dedupe(notes: Sequence[Note]) -> tuple[Note, ...]:
+    seen: set[tuple[NoteCode, str]] = set()
+    out = []
+    for n in notes:
+        if (n.code, n.text) not in seen:
+            seen.add((n.code, n.text))
+            out.append(n)
+    return tuple(out)
+
+
+def calibration_notes(settings: Settings) -> list[Note]:
+    """A warning when the dose display is not calibrated (C_cal = 1 and no kVp curve)."""
+    if settings.calibration_factor == 1.0 and not settings.calibration_by_kvp:
+        return [_note(NoteCode.UNCALIBRATED, "dose display not calibrated (C_cal = 1): the "
+                      "displayed K_RP and KAP may be off by up to ±35 % (IEC 60601-2-43 "
+                      "tolerance)")]
+    return []
 
 
 def _bsf_and_notes(
@@ -157,6 +193,7 @@ def per_event_factors(
     settings: Settings | None = None,
     field_side_cm: ArrayLike | None = None,
     table: TableSpec = None,
+    table_measured: bool | None = None,
 ) -> PhysicsFactors:
     """Physics factors of every event, as arrays for the kernel.
 
@@ -173,7 +210,12 @@ def per_event_factors(
         knows the field at the skin.
     table
         Table spec for the device: a float T0, a shipped table name, or None (generic
-        estimate 0.75, flagged). ``Settings.table_transmission``, when set, overrides it.
+        estimate 0.75, flagged). ``Settings.table_transmission``, when set, overrides it
+        (a site's own value: treated as measured).
+    table_measured
+        Whether ``table`` was measured on this device (a vendor profile's ``measured`` key);
+        False flags any value as an estimate; None infers it from the spec (a shipped
+        measured table or a float: measured; a generic estimate name: not).
 
     Returns
     -------
@@ -185,14 +227,14 @@ def per_event_factors(
     event's filters (``IrradiationEvent.cu_mm``/``al_mm``); total Al = ``inherent_filtration_mm_al``
     + reported Al; anode ``anode_angle_deg``. The reported HVL is used when present. Filters of
     other materials are ignored for the HVL, with a warning. Every default and clamp is
-    recorded in ``warnings`` and clamps also raise an
+    recorded in ``notes`` and clamps also raise an
     :class:`~skindose.errors.ExtrapolationWarning`.
     """
     s = settings if settings is not None else Settings()
     evs = list(events)
     n = len(evs)
     labels = [_event_label(ev, i) for i, ev in enumerate(evs)]
-    notes: list[str] = []
+    notes: list[Note] = []
     clamps: list[str] = []
 
     kvp = np.empty(n)
@@ -213,9 +255,10 @@ def per_event_factors(
             no_filters.append(labels[i])
         other = sorted({f.material for f in ev.filters if f.material not in _KNOWN_FILTERS})
         if other:
-            notes.append(
+            notes.append(_note(
+                NoteCode.PHYSICS_DEFAULT,
                 f"{labels[i]}: filter material(s) {', '.join(other)} ignored for the beam quality"
-            )
+            ))
         if ev.hvl_mm_al is not None and ev.hvl_mm_al > 0:
             reported_hvl[i] = ev.hvl_mm_al
 
@@ -223,22 +266,24 @@ def per_event_factors(
         return ", ".join(xs[:10]) + (f" and {len(xs) - 10} more" if len(xs) > 10 else "")
 
     if missing_kvp:
-        notes.append(f"kVp not reported, {s.default_kvp:g} kV assumed ({_names(missing_kvp)})")
+        notes.append(_note(NoteCode.KVP_DEFAULTED, f"kVp not reported, {s.default_kvp:g} kV "
+                           f"assumed ({_names(missing_kvp)})", n_events=len(missing_kvp)))
     if no_filters:
-        notes.append(
+        notes.append(_note(
+            NoteCode.PHYSICS_DEFAULT,
             f"no filters reported: 0 mm Cu and {s.inherent_filtration_mm_al:g} mm Al "
             f"(inherent) assumed ({_names(no_filters)})"
-        )
+        ))
 
     hvl, m = _lookup("hvl_mm_al", kvp, cu, al, s.anode_angle_deg, labels)
     clamps.extend(m)
     use_reported = np.isfinite(reported_hvl)
     if np.any(use_reported):
         hvl = np.where(use_reported, reported_hvl, hvl)
-        notes.append(
-            "reported HVL used instead of the SpekPy grid "
+        notes.append(_note(
+            NoteCode.METHOD, "reported HVL used instead of the SpekPy grid "
             f"({_names([labels[i] for i in np.flatnonzero(use_reported)])})"
-        )
+        ))
 
     if s.medium is None:
         medium = np.ones(n)
@@ -250,23 +295,31 @@ def per_event_factors(
     if not s.table_attenuation:
         t0 = np.ones(n)
     else:
-        spec: TableSpec = s.table_transmission if s.table_transmission is not None else table
-        t0, m, tnotes = table_t0_with_messages(kvp, hvl, spec, labels)
+        user = s.table_transmission is not None
+        spec: TableSpec = s.table_transmission if user else table
+        t0, m, tnotes = table_t0_with_messages(kvp, hvl, spec, labels,
+                                               measured=True if user else table_measured)
         clamps.extend(m)
-        notes.extend(tnotes)
         table_is_estimate = bool(tnotes)
+        t_med = float(np.median(t0)) if n else float("nan")
+        notes.extend(_note(NoteCode.TABLE_ESTIMATED, t, t0=t_med) for t in tnotes)
+        if not tnotes and n:
+            src = "Settings.table_transmission" if user else f"measured table {spec!r}"
+            notes.append(_note(NoteCode.TABLE_MEASURED, f"table + mattress transmission from "
+                               f"{src} (median T0 {t_med:.3g})", t0=t_med))
 
     calibration = np.asarray(s.calibration_at(kvp), dtype=np.float64).reshape(n)
     if s.calibration_by_kvp:
-        notes.append(
+        notes.append(_note(
+            NoteCode.METHOD,
             f"calibration applied: C_cal = {s.calibration_factor:g} x kVp-dependent factor "
             f"({min(calibration, default=1.0):.4g}-{max(calibration, default=1.0):.4g} overall)"
-        )
+        ))
     elif s.calibration_factor != 1.0:
-        notes.append(f"calibration applied: C_cal = {s.calibration_factor:g}")
+        notes.append(_note(NoteCode.METHOD, f"calibration applied: C_cal = "
+                           f"{s.calibration_factor:g}"))
 
-    # no Python warnings here: the messages travel as ``warnings`` into the caller's notes
-    # (skindose.compute), the table-estimate flag as ``table_is_estimate``
+    # no Python warnings here: the stage's messages travel as typed ``notes``
 
     factors = PhysicsFactors(
         kvp=kvp,
@@ -280,7 +333,7 @@ def per_event_factors(
         backscatter=bool(s.backscatter),
         bsf_evaluated=not s.backscatter,
         table_is_estimate=table_is_estimate,
-        warnings=_dedupe(notes + clamps),
+        notes=_dedupe(notes + [_note(NoteCode.EXTRAPOLATED, m) for m in clamps]),
         event_labels=tuple(labels),
     )
     if field_side_cm is not None:

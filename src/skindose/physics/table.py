@@ -115,8 +115,18 @@ def table_t0_with_messages(
     hvl_mm_al: ArrayLike,
     table: TableSpec = None,
     labels: Sequence[str] | None = None,
+    measured: bool | None = None,
 ) -> tuple[NDArray[np.float64], list[str], list[str]]:
     """Normal-incidence T0 without warnings.
+
+    Parameters
+    ----------
+    kvp, hvl_mm_al, table, labels
+        As for :func:`table_transmission`; ``labels`` name the events in messages.
+    measured
+        Whether ``table`` was measured on this device (a vendor profile's ``measured``
+        key). False makes any value an estimate (noted with the value); True with a generic
+        estimate name is a configuration error; None infers it from the spec.
 
     Returns
     -------
@@ -125,10 +135,9 @@ def table_t0_with_messages(
     clamp_messages
         Range messages (ExtrapolationWarning material).
     notes
-        Other messages, e.g. that T0 is an estimate.
+        Messages that T0 is an estimate (empty when it is measured or the caller's value).
     """
     kv, hv = np.broadcast_arrays(np.asarray(kvp, dtype=np.float64), np.asarray(hvl_mm_al, float))
-    notes: list[str] = []
     if table is None:
         table = "generic"
     if isinstance(table, bool) or not isinstance(table, (int, float, str)):
@@ -137,20 +146,28 @@ def table_t0_with_messages(
         t = float(table)
         if not (0.0 < t <= 1.0):
             raise ConfigurationError(f"table transmission must be in (0, 1], not {t}")
-        return np.full(kv.shape, t), [], notes
+        return np.full(kv.shape, t), [], [] if measured is not False else [_estimate_text(
+            t, "the vendor profile's value, not marked as measured")]
     key = table.strip().lower()
     if key in GENERIC_ESTIMATES:
         t, src = GENERIC_ESTIMATES[key]
-        notes.append(
-            f"table transmission not measured for this device: estimate T0 = {t:g} used "
-            f"({src}); uncertainty about ±15 %"
-        )
-        return np.full(kv.shape, t), [], notes
+        if measured is True:
+            raise ConfigurationError(f"table transmission {table!r} is a generic estimate, not "
+                                     "a measurement: set measured = false")
+        return np.full(kv.shape, t), [], [_estimate_text(t, src)]
     if key in MEASURED_TABLES:
         t0, msgs = _interp_measured(key, kv, hv, labels)
+        notes = [] if measured is not False else [_estimate_text(
+            float(np.median(t0)) if t0.size else float("nan"),
+            f"the table {key!r} measured on another unit, median over the events")]
         return t0, msgs, notes
     known = ", ".join(sorted([*MEASURED_TABLES, *GENERIC_ESTIMATES]))
     raise ConfigurationError(f"unknown table transmission {table!r}; known: {known}")
+
+
+def _estimate_text(t0: float, source: str) -> str:
+    return (f"table + mattress transmission not measured for this device: the estimate "
+            f"T0 = {t0:.3g} is used ({source}); uncertainty about ±15 %")
 
 
 def table_transmission(

@@ -18,9 +18,13 @@ from skindose.jsonsafe import jsonable as _jsonable
 from skindose.notes import Note
 
 __all__ = [
+    "IEC_REFERENCE_POINT",
+    "MIN_FIELD_MM",
     "AccumulatedDose",
+    "BeamField",
     "Device",
     "EventType",
+    "FieldSource",
     "Filter",
     "IrradiationEvent",
     "Patient",
@@ -29,8 +33,14 @@ __all__ = [
     "Procedure",
     "ReferencePoint",
     "ReferencePointKind",
+    "SrpSource",
     "Study",
+    "source_to_reference_point_mm",
 ]
+
+#: Collimated field height or width under this (mm) is not a real field (docs/rdsr.md §2.4):
+#: the reader drops such values with a note and the field chain never uses them.
+MIN_FIELD_MM = 10.0
 
 
 class EventType(StrEnum):
@@ -136,6 +146,77 @@ class ReferencePoint:
         if self.kind is ReferencePointKind.DETECTOR_PLANE and sid_mm is not None:
             return sid_mm
         return None
+
+
+#: The IEC 60601-2-43 reference point: 15 cm from the isocenter toward the source
+#: (docs/physics.md §6); the reader's last resort when the file defines none.
+IEC_REFERENCE_POINT = ReferencePoint(kind=ReferencePointKind.ISOCENTER_OFFSET, distance_mm=150.0,
+                                     text="IEC 60601-2-43: 15 cm from the isocenter toward the "
+                                     "source")
+
+
+class SrpSource(StrEnum):
+    """Which step of :func:`source_to_reference_point_mm` gave the distance."""
+
+    DSRP = "distance source to reference point (DCM 113737)"
+    ACCUMULATED = "accumulated-level DSRP"
+    DEFINITION = "reference point definition"
+    RULE = "fallback rule"
+
+
+def source_to_reference_point_mm(
+    *,
+    dsrp_mm: float | None,
+    sod_mm: float | None,
+    sid_mm: float | None,
+    definitions: tuple[ReferencePoint | None, ...] = (),
+    accumulated_mm: float | None = None,
+    rules: tuple[ReferencePoint, ...] = (),
+) -> tuple[float | None, SrpSource | None, ReferencePoint | None]:
+    """The source-to-reference-point distance by the one fallback chain (docs/rdsr.md §2.3).
+
+    Order: the event's DSRP; the accumulated-level DSRP; each reference point definition
+    (event, then procedure) that yields a distance; each fallback rule (a vendor profile's rule,
+    the IEC point). The reader and the geometry both call this; each passes what it knows.
+
+    Returns
+    -------
+    tuple
+        (distance in mm or None, the step that gave it, the definition or rule used).
+    """
+    if dsrp_mm:
+        return float(dsrp_mm), SrpSource.DSRP, None
+    if accumulated_mm:
+        return float(accumulated_mm), SrpSource.ACCUMULATED, None
+    for rp in definitions:
+        if rp is not None and rp.kind is not ReferencePointKind.UNKNOWN:
+            d = rp.source_distance_mm(sod_mm, sid_mm)
+            if d:
+                return float(d), SrpSource.DEFINITION, rp
+    for rule in rules:
+        d = rule.source_distance_mm(sod_mm, sid_mm)
+        if d:
+            return float(d), SrpSource.RULE, rule
+    return None, None, None
+
+
+class FieldSource(StrEnum):
+    """Where a beam's field size came from, in the order of the fallback chain."""
+
+    COLLIMATED = "collimated field"
+    SHUTTERS = "shutters"
+    AREA = "field area"
+    KAP_KERMA = "kap/kerma"
+    DETECTOR = "detector size"
+
+
+@dataclass(frozen=True, slots=True)
+class BeamField:
+    """Half-angle tangents of a field (width along u, height along v) and their source."""
+
+    tan_u: float
+    tan_v: float
+    source: FieldSource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -253,13 +334,16 @@ class IrradiationEvent:
 
     @property
     def field_at_detector_mm(self) -> tuple[float, float] | None:
-        """Field (width, height) at the detector plane in mm, by the documented fallback order.
+        """Field (width, height) at the detector plane in mm: the steps of
+        :meth:`field_tangents` that need no dose value, expressed at the detector.
 
-        Collimated field width/height; else Philips shutters at 1 m scaled to the SID; else
-        the square root of the collimated field area. None when none is known.
+        Collimated field width/height (each at least :data:`MIN_FIELD_MM`); else Philips
+        shutters at 1 m scaled to the SID; else the square root of the collimated field area.
+        None when none is known.
         """
-        if self.field_width_mm and self.field_height_mm:
-            return (self.field_width_mm, self.field_height_mm)
+        w, h = self.field_width_mm, self.field_height_mm
+        if w and h and w >= MIN_FIELD_MM and h >= MIN_FIELD_MM:
+            return (w, h)
         if self.shutters_mm is not None and self.sid_mm:
             left, right, top, bottom = self.shutters_mm
             scale = self.sid_mm / 1000.0
@@ -269,6 +353,44 @@ class IrradiationEvent:
         if self.field_area_m2 and self.field_area_m2 > 0:
             side = math.sqrt(self.field_area_m2) * 1000.0
             return (side, side)
+        return None
+
+    def field_tangents(self, srp_mm: float | None,
+                       detector_size_mm: float | None = None) -> BeamField | None:
+        """The field as half-angle tangents, by the one fallback chain (docs/rdsr.md §1.8).
+
+        ``tan_u = (width / 2) / SID`` from the collimated field width/height (each at least
+        :data:`MIN_FIELD_MM`); else the Philips shutters at 1 m (``(left + right) / 2000``);
+        else the collimated field area (a square); else KAP / K_RP at the reference point (a
+        square of side s, ``tan = (s / 2) / srp``); else the detector size (the event's, else
+        ``detector_size_mm``). None when nothing gives a field.
+
+        Parameters
+        ----------
+        srp_mm
+            Source to reference point distance (mm) for the KAP / K_RP step.
+        detector_size_mm
+            Detector side (mm) when the event reports none (a vendor profile's default).
+        """
+        sid = self.sid_mm
+        w, h = self.field_width_mm, self.field_height_mm
+        if w and h and w >= MIN_FIELD_MM and h >= MIN_FIELD_MM and sid:
+            return BeamField((w / 2) / sid, (h / 2) / sid, FieldSource.COLLIMATED)
+        if self.shutters_mm is not None:
+            left, right, top, bottom = self.shutters_mm
+            if left + right > 0 and top + bottom > 0:
+                return BeamField((left + right) / 2000.0, (top + bottom) / 2000.0,
+                                 FieldSource.SHUTTERS)
+        if self.field_area_m2 and self.field_area_m2 > 0 and sid:
+            side = math.sqrt(self.field_area_m2) * 1000.0
+            return BeamField(side / 2 / sid, side / 2 / sid, FieldSource.AREA)
+        kap, k = self.kap_gym2, self.kerma_rp_gy
+        if kap and k and kap > 0 and k > 0 and srp_mm:
+            side = math.sqrt(kap / k) * 1000.0
+            return BeamField(side / 2 / srp_mm, side / 2 / srp_mm, FieldSource.KAP_KERMA)
+        det = self.detector_size_mm or detector_size_mm
+        if det and sid:
+            return BeamField(det / 2 / sid, det / 2 / sid, FieldSource.DETECTOR)
         return None
 
     def to_dict(self) -> dict:
@@ -432,6 +554,13 @@ class Procedure:
                 return value
         return None
 
+    def summary_dict(self) -> dict:
+        """What a result and its report show of this procedure (JSON-safe): source, device,
+        patient, study and, per event, the RDSR facts next to its skin dose."""
+        return {"source": self.source, "device": self.device.to_dict(),
+                "patient": self.patient.to_dict(), "study": self.study.to_dict(),
+                "n_events": self.n_events, "events": [_event_summary(e) for e in self.events]}
+
     def event_sum(self, attribute: str, plane: Plane | None = None) -> float:
         """Sum of an event attribute over all events (optionally of one plane); None counts 0."""
         total = 0.0
@@ -459,3 +588,21 @@ class Procedure:
             "sop_instance_uid": self.sop_instance_uid,
             "notes": [n.to_dict() for n in self.notes],
         }
+
+
+_EVENT_SUMMARY_FIELDS = (
+    "index", "uid", "started", "event_type", "plane", "protocol", "target_region", "kvp",
+    "cu_mm", "al_mm", "primary_angle_deg", "secondary_angle_deg", "primary_end_angle_deg",
+    "secondary_end_angle_deg", "sod_mm", "sid_mm", "srp_mm", "table_longitudinal_mm",
+    "table_lateral_mm", "table_height_mm", "kerma_rp_gy", "kap_gym2", "patient_orientation",
+)
+
+
+def _event_summary(ev: IrradiationEvent) -> dict:
+    out: dict = {k: _jsonable(getattr(ev, k, None)) for k in _EVENT_SUMMARY_FIELDS}
+    out["cu_mm"], out["al_mm"] = ev.cu_mm, ev.al_mm
+    fld = ev.field_at_detector_mm
+    out["field_at_detector_mm"] = None if fld is None else [float(fld[0]), float(fld[1])]
+    out["assumed"] = sorted(ev.assumed)
+    out["unusable"] = ev.unusable
+    return out

@@ -43,6 +43,8 @@ from skindose.rdsr.codes import (
 )
 from skindose.rdsr.limits import FILTER_THICKNESS, LIMITS, TOTAL_LIMITS, check
 from skindose.rdsr.model import (
+    IEC_REFERENCE_POINT,
+    MIN_FIELD_MM,
     AccumulatedDose,
     Device,
     EventType,
@@ -54,7 +56,9 @@ from skindose.rdsr.model import (
     Procedure,
     ReferencePoint,
     ReferencePointKind,
+    SrpSource,
     Study,
+    source_to_reference_point_mm,
 )
 from skindose.rdsr.units import NONSTANDARD, convert
 
@@ -1061,7 +1065,7 @@ def _event(
     if cfa is not None and cfa <= 0:
         cfa = None
         ctx.warn("Collimated Field Area 0 means 'not recorded'; ignored", once_key="cfa0")
-    if (cfh is not None and cfh < 10) or (cfw is not None and cfw < 10):
+    if (cfh is not None and cfh < MIN_FIELD_MM) or (cfw is not None and cfw < MIN_FIELD_MM):
         ctx.warn_at(where, f"Collimated Field Height/Width ({cfh}, {cfw} mm) are not a real "
                  "field (under 1 cm); ignored")
         cfh = cfw = None
@@ -1069,25 +1073,22 @@ def _event(
                 table_height_mm=theight, field_area_m2=cfa, field_height_mm=cfh,
                 field_width_mm=cfw, shutters_mm=shutters, detector_size_mm=detector)
 
-    # source to reference point: DSRP, else the definition, else IEC 15 cm with a warning
-    srp = dsrp
-    if srp is None:
-        same = [a.srp_mm for a in accumulated if a.srp_mm and a.plane in (plane, Plane.SINGLE)]
-        other = [a.srp_mm for a in accumulated if a.srp_mm]
-        acc_srp = (same or other or [None])[0]
-        if acc_srp is not None:
-            srp = acc_srp
-            assumed.add("srp_mm")
-            ctx.warn("source–reference point distance taken from the accumulated level "
-                     "(DCM 113737 there, not per event)", once_key="acc-srp",
-                     code=NoteCode.READER_REPAIR)
-    if srp is None and rp is not None:
-        srp = rp.source_distance_mm(sod, sid)
-        if srp is not None:
-            assumed.add("srp_mm")
-    if srp is None and sod is not None and (rp is None or rp.kind is ReferencePointKind.UNKNOWN):
-        srp = sod - 150.0
+    # source to reference point: the model's one chain (DSRP, accumulated DSRP, definition,
+    # then the IEC point when the file defines none), each step but the first noted
+    same = [a.srp_mm for a in accumulated if a.srp_mm and a.plane in (plane, Plane.SINGLE)]
+    other = [a.srp_mm for a in accumulated if a.srp_mm]
+    no_definition = rp is None or rp.kind is ReferencePointKind.UNKNOWN
+    srp, srp_step, _ = source_to_reference_point_mm(
+        dsrp_mm=dsrp, sod_mm=sod, sid_mm=sid, definitions=(rp,),
+        accumulated_mm=(same or other or [None])[0],
+        rules=(IEC_REFERENCE_POINT,) if no_definition else ())
+    if srp_step is not None and srp_step is not SrpSource.DSRP:
         assumed.add("srp_mm")
+    if srp_step is SrpSource.ACCUMULATED:
+        ctx.warn("source–reference point distance taken from the accumulated level "
+                 "(DCM 113737 there, not per event)", once_key="acc-srp",
+                 code=NoteCode.READER_REPAIR)
+    elif srp_step is SrpSource.RULE:
         ctx.warn(
             "reference point definition missing or not understood"
             + (f" ({rp.text!r})" if rp is not None and rp.text else "")

@@ -28,14 +28,18 @@ the table-top surface above the isocenter (negative: below). With ``[table]`` ke
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from skindose.errors import ConfigurationError
+from skindose.notes import Note, NoteCode
+from skindose.rdsr.model import ReferencePoint, ReferencePointKind
 
 __all__ = [
     "VERTICAL_REFERENCES",
@@ -43,6 +47,7 @@ __all__ = [
     "load_profiles",
     "profile_for",
     "profile_from_dict",
+    "profile_notes",
 ]
 
 VERTICAL_REFERENCES = ("isocenter", "floor_minus_height_of_system", "unknown")
@@ -55,7 +60,11 @@ class VendorProfile:
     """One vendor family's geometry conventions (read from TOML; see the module docstring).
 
     Lengths in mm. ``table_transmission`` is a float (normal-incidence T0) or the name of a
-    measured table (e.g. ``"siemens_axiom_artis"``) for the physics stage.
+    shipped table or estimate (e.g. ``"siemens_axiom_artis"``, ``"generic"``) for the physics
+    stage; ``table_measured`` (TOML ``[table] measured = true|false``) says whether that value
+    was measured on this table. ``reference_point`` is the profile's reference point rule as
+    a :class:`~skindose.rdsr.model.ReferencePoint` (the last step of the model's SRP chain).
+    Every default is in ``generic.toml``; other profiles are merged over it.
     """
 
     name: str
@@ -83,6 +92,7 @@ class VendorProfile:
     table_width_mm: float
     table_length_mm: float
     table_transmission: float | str
+    table_measured: bool
     detector_size_mm: float
     default_sod_mm: float | None
     reference_point_kind: str
@@ -90,6 +100,7 @@ class VendorProfile:
     validated: bool
     validation_note: str
     source: str
+    reference_point: ReferencePoint | None = field(default=None, compare=False)
 
     def matches(self, manufacturer: str, model: str) -> bool:
         """True when both the manufacturer and the model match this profile's patterns."""
@@ -100,7 +111,8 @@ class VendorProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of every key."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__slots__
+                if name != "reference_point"}
 
 
 def _get(d: dict[str, Any], section: str, key: str, default: Any = ...) -> Any:
@@ -128,30 +140,44 @@ def _sign(value: Any, what: str) -> float:
     return float(value)
 
 
+#: Sections of generic.toml that are identity, not defaults: never inherited.
+_IDENTITY = ("name", "family", "match", "validation")
+
+
 def profile_from_dict(d: dict[str, Any], *, source: str = "<dict>") -> VendorProfile:
-    """Build and validate a :class:`VendorProfile` from a parsed TOML mapping."""
+    """Build and validate a :class:`VendorProfile` from a parsed TOML mapping.
+
+    Every key the mapping does not name comes from ``generic.toml`` (the one place of the
+    defaults), except the identity sections (name, family, match, validation).
+    """
     name = d.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigurationError(f"{source}: a vendor profile needs a 'name'")
-    basis = _get(d, "angles", "basis", "patient")
+    generic = {k: v for k, v in _shipped_raw()["generic"][0].items() if k not in _IDENTITY}
+    d = _merge(generic, d)
+    basis = _get(d, "angles", "basis")
     if basis not in ("patient", "equipment"):
         raise ConfigurationError(f"{source}: angles.basis must be 'patient' or 'equipment'")
-    vref = _get(d, "table", "vertical_reference", "isocenter")
+    vref = _get(d, "table", "vertical_reference")
     if vref not in VERTICAL_REFERENCES:
         raise ConfigurationError(f"{source}: table.vertical_reference must be one of "
                                  f"{VERTICAL_REFERENCES}, not {vref!r}")
-    offset = tuple(float(x) for x in _get(d, "placement", "origin_offset_mm", [0.0, 0.0, 0.0]))
+    offset = tuple(float(x) for x in _get(d, "placement", "origin_offset_mm"))
     if len(offset) != 3:
         raise ConfigurationError(f"{source}: placement.origin_offset_mm needs 3 numbers")
-    trans = _get(d, "table", "transmission", "generic")
+    trans = _get(d, "table", "transmission")
     if not isinstance(trans, str):
         trans = float(trans)
         if not 0 < trans <= 1:
             raise ConfigurationError(f"{source}: table.transmission must be in (0, 1]")
-    rp_kind = _get(d, "reference_point", "kind", "isocenter offset")
+    measured = _get(d, "table", "measured")
+    if not isinstance(measured, bool):
+        raise ConfigurationError(f"{source}: table.measured must be true or false, not "
+                                 f"{measured!r}")
+    rp_kind = _get(d, "reference_point", "kind")
     if rp_kind not in _RP_KINDS:
         raise ConfigurationError(f"{source}: reference_point.kind must be one of {_RP_KINDS}")
-    rp_dist = _get(d, "reference_point", "distance_mm", 150.0)
+    rp_dist = _get(d, "reference_point", "distance_mm", None)
     hos = _get(d, "table", "default_height_of_system_mm", None)
     sod = _get(d, "geometry", "default_sod_mm", None)
     try:
@@ -165,34 +191,53 @@ def profile_from_dict(d: dict[str, Any], *, source: str = "<dict>") -> VendorPro
         manufacturer_pattern=str(_get(d, "match", "manufacturer", ".*")),
         model_pattern=str(_get(d, "match", "model", ".*")),
         priority=int(_get(d, "match", "priority", 0)),
-        has_geometry=bool(_get(d, "geometry", "has_geometry", True)),
+        has_geometry=bool(_get(d, "geometry", "has_geometry")),
         angle_basis=basis,
-        primary_sign=_sign(_get(d, "angles", "primary_sign", 1), "angles.primary_sign"),
-        secondary_sign=_sign(_get(d, "angles", "secondary_sign", 1), "angles.secondary_sign"),
-        head_foot_field=_field(_get(d, "table", "head_foot", "table_lateral_mm"), "head_foot"),
-        head_foot_sign=_sign(_get(d, "table", "head_foot_sign", 1), "table.head_foot_sign"),
-        lateral_field=_field(_get(d, "table", "lateral", "table_longitudinal_mm"), "lateral"),
-        lateral_sign=_sign(_get(d, "table", "lateral_sign", 1), "table.lateral_sign"),
-        vertical_field=_field(_get(d, "table", "vertical", "table_height_mm"), "vertical"),
-        vertical_sign=_sign(_get(d, "table", "vertical_sign", -1), "table.vertical_sign"),
+        primary_sign=_sign(_get(d, "angles", "primary_sign"), "angles.primary_sign"),
+        secondary_sign=_sign(_get(d, "angles", "secondary_sign"), "angles.secondary_sign"),
+        head_foot_field=_field(_get(d, "table", "head_foot"), "head_foot"),
+        head_foot_sign=_sign(_get(d, "table", "head_foot_sign"), "table.head_foot_sign"),
+        lateral_field=_field(_get(d, "table", "lateral"), "lateral"),
+        lateral_sign=_sign(_get(d, "table", "lateral_sign"), "table.lateral_sign"),
+        vertical_field=_field(_get(d, "table", "vertical"), "vertical"),
+        vertical_sign=_sign(_get(d, "table", "vertical_sign"), "table.vertical_sign"),
         vertical_reference=vref,
-        vertical_offset_mm=float(_get(d, "table", "vertical_offset_mm", 0.0)),
-        fixed_table_top_mm=float(_get(d, "table", "fixed_table_top_mm", -150.0)),
+        vertical_offset_mm=float(_get(d, "table", "vertical_offset_mm")),
+        fixed_table_top_mm=float(_get(d, "table", "fixed_table_top_mm")),
         default_height_of_system_mm=None if hos is None else float(hos),
         placement_offset_mm=offset,  # type: ignore[arg-type]
-        table_thickness_mm=float(_get(d, "table", "thickness_mm", 50.0)),
-        mattress_thickness_mm=float(_get(d, "table", "mattress_thickness_mm", 40.0)),
-        table_width_mm=float(_get(d, "table", "width_mm", 450.0)),
-        table_length_mm=float(_get(d, "table", "length_mm", 2800.0)),
+        table_thickness_mm=float(_get(d, "table", "thickness_mm")),
+        mattress_thickness_mm=float(_get(d, "table", "mattress_thickness_mm")),
+        table_width_mm=float(_get(d, "table", "width_mm")),
+        table_length_mm=float(_get(d, "table", "length_mm")),
         table_transmission=trans,
-        detector_size_mm=float(_get(d, "detector", "size_mm", 400.0)),
+        table_measured=measured,
+        detector_size_mm=float(_get(d, "detector", "size_mm")),
         default_sod_mm=None if sod is None else float(sod),
         reference_point_kind=rp_kind,
         reference_point_distance_mm=None if rp_dist is None else float(rp_dist),
         validated=bool(_get(d, "validation", "validated", False)),
         validation_note=str(_get(d, "validation", "note", "")),
         source=source,
+        reference_point=ReferencePoint(
+            kind=ReferencePointKind(rp_kind),
+            distance_mm=None if rp_dist is None else float(rp_dist),
+            text=f"profile {name!r} rule: {rp_kind} {rp_dist} mm"),
     )
+
+
+def profile_notes(profile: VendorProfile) -> list[Note]:
+    """The warnings a result carries about its vendor profile (generic, not validated)."""
+    if profile.name == "generic":
+        return [Note(code=NoteCode.GENERIC_PROFILE, stage="geometry",
+                     text="no vendor profile matches this device: the generic DICOM profile "
+                     "is used")]
+    if not profile.validated:
+        return [Note(code=NoteCode.VENDOR_NOT_VALIDATED, stage="geometry",
+                     text=f"the {profile.family} profile is not validated against measurements "
+                     "on the system: table conventions come from the DICOM definitions and "
+                     "public files, placement centres the beams on the target region")]
+    return []
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +250,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _raw_profiles() -> dict[str, tuple[dict[str, Any], str]]:
+@functools.cache
+def _shipped_raw() -> dict[str, tuple[dict[str, Any], str]]:
     out: dict[str, tuple[dict[str, Any], str]] = {}
     for entry in sorted(resources.files(__name__).iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".toml"):
@@ -218,9 +264,19 @@ def _raw_profiles() -> dict[str, tuple[dict[str, Any], str]]:
     return out
 
 
+def _raw_profiles() -> dict[str, tuple[dict[str, Any], str]]:
+    """The shipped TOML mappings (read once per process; a deep copy for each caller)."""
+    return copy.deepcopy(_shipped_raw())
+
+
+@functools.cache
+def _shipped() -> dict[str, VendorProfile]:
+    return {n: profile_from_dict(d, source=s) for n, (d, s) in _shipped_raw().items()}
+
+
 def load_profiles() -> dict[str, VendorProfile]:
-    """All shipped profiles by name."""
-    return {n: profile_from_dict(d, source=s) for n, (d, s) in _raw_profiles().items()}
+    """All shipped profiles by name (built once per process)."""
+    return dict(_shipped())
 
 
 def _read_user_file(path: str | Path) -> dict[str, Any]:
@@ -250,7 +306,7 @@ def profile_for(procedure: Any, settings: Any = None) -> tuple[VendorProfile, st
     (VendorProfile, str)
         The profile and a plain-words reason.
     """
-    raw = _raw_profiles()
+    raw = _shipped_raw()  # read-only here: _merge copies what it changes
     device = getattr(procedure, "device", None)
     manufacturer = (getattr(device, "manufacturer", "") or "").strip()
     model = (getattr(device, "model", "") or "").strip()
@@ -266,8 +322,7 @@ def profile_for(procedure: Any, settings: Any = None) -> tuple[VendorProfile, st
         reason = f"profile {forced!r} forced by {user_file}"
     else:
         candidates = []
-        for name, (data, src) in raw.items():
-            prof = profile_from_dict(data, source=src)
+        for name, prof in _shipped().items():
             if name != "generic" and prof.matches(manufacturer, model):
                 candidates.append((prof.priority, name))
         if candidates:
@@ -285,4 +340,6 @@ def profile_for(procedure: Any, settings: Any = None) -> tuple[VendorProfile, st
         src = f"{src} + {user_file}"
         if over:
             reason += f"; keys overridden by {user_file}: {', '.join(sorted(over))}"
+    if not user:
+        return _shipped()[base["name"]], reason
     return profile_from_dict(base, source=src), reason
