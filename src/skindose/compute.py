@@ -17,14 +17,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from skindose import kernel
 from skindose.accumulate import check_same_patient, merge_procedures, reference_totals
-from skindose.dosemap import EventResult, SkinDoseMap, not_mapped_note
+from skindose.dosemap import EventResult, SkinDoseMap, outcome_notes, skin_totals
 from skindose.geometry import BeamSet, beams_for, geometry_poor
 from skindose.kernel.timeline import (
     BeamGroup,
@@ -33,32 +32,18 @@ from skindose.kernel.timeline import (
     progress_function,
 )
 from skindose.notes import Note, NoteCode, Severity, dedupe_notes
-from skindose.phantoms import default_phantom
+from skindose.phantoms import PhantomLike, default_phantom
 from skindose.physics import calibration_notes, per_event_factors
-from skindose.physics.reference import equivalent_field_side_cm, kap_check
+from skindose.physics.reference import equivalent_field_side_cm, kap_checks
 from skindose.physics.reference import reference_point_estimate as rp_estimate
-from skindose.rdsr.model import FieldSource, Procedure
+from skindose.rdsr.model import Procedure
 from skindose.settings import Settings
 from skindose.vendors import profile_for, profile_notes
 
-__all__ = ["MAX_TIMELINE_POINTS", "PhantomLike", "compute"]
+__all__ = ["MAX_TIMELINE_POINTS", "compute"]
 
 #: Most points of the PSD timeline (event chunks).
 MAX_TIMELINE_POINTS = 64
-
-
-class PhantomLike(Protocol):
-    """What the computation needs of a phantom (:class:`skindose.phantoms.Phantom` is one)."""
-
-    n_cells: int
-    triangles: NDArray[np.float64]
-    centroids: NDArray[np.float64]
-    normals: NDArray[np.float64]
-
-    @property
-    def accel(self) -> kernel.Accel: ...
-
-    def label(self, cell: int) -> str: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -116,10 +101,8 @@ def compute(
 
     Notes
     -----
-    Accumulation rules (:mod:`skindose.accumulate`): the same RDSR (SOP Instance UID) given
-    twice is counted once, an Irradiation Event UID seen in an earlier input is dropped from
-    the later one, and a partial report whose events are all in a larger report of the same
-    study is superseded; each with a note.
+    Accumulation rules (duplicate RDSRs and events counted once, partial reports superseded,
+    each with a note): :mod:`skindose.accumulate`.
     """
     from skindose import __version__
 
@@ -162,36 +145,19 @@ def compute(
             events.append(dataclasses.replace(e, procedure_index=pi, max_dose_gy=float(
                 loop.event_max_gy[g]) if e.skipped is None else 0.0))
             g += 1
-    if (note := not_mapped_note(events)) is not None:
-        notes.append(note)
     rp_total = float(rp_per_event.sum())
     is_rp = not any(p.group is not None for p in plans)
     psd = float(loop.dose_gy.max()) if phantom.n_cells else 0.0
-    if is_rp:
-        notes.append(Note(code=NoteCode.REFERENCE_POINT_ESTIMATE, stage="compute", text=(
-            "no event could be placed on the phantom: the result is the conservative "
-            f"reference-point estimate ({rp_total:.4g} Gy), not a skin dose map")))
-    elif any(e.skipped is None and (e.kerma_rp_gy or 0) > 0 for e in events) and not psd > 0:
-        notes.append(Note(code=NoteCode.BEAM_MISSES_PHANTOM, severity=Severity.CRITICAL,
-                          stage="compute", text="events were placed but no beam reached the "
-                          "skin of the phantom: the map is empty; the geometry (table "
-                          "position, placement) is probably wrong"))
+    notes = dedupe_notes(notes + outcome_notes(events, is_rp, psd, rp_total))
     totals = reference_totals(procs)
-    k_total = totals["total"]["kerma_rp_gy"]
-    skin_psd = None if is_rp else psd
-    totals["skin"] = {"psd_gy": skin_psd, "reference_point_estimate_gy": rp_total,
-                      "psd_over_kerma_rp": (skin_psd / k_total) if (
-                          skin_psd is not None and k_total > 0) else None}
-    notes = dedupe_notes(notes)
+    totals["skin"] = skin_totals(None if is_rp else psd, rp_total, totals["total"]["kerma_rp_gy"])
     return SkinDoseMap(
         phantom=phantom, dose_gy=loop.dose_gy, events=tuple(events),
         psd_timeline_gy=loop.timeline_gy, psd_timeline_event=loop.timeline_event,
         procedures=tuple(p.summary_dict() for p in procs), reference_totals=totals,
-        settings=s.to_dict(), notes=tuple(notes),
-        provenance=tuple(dict.fromkeys(str(n) for n in notes if n.severity is Severity.INFO)),
-        warnings=tuple(dict.fromkeys(str(n) for n in notes if n.severity is not Severity.INFO)),
-        is_reference_point_estimate=is_rp, reference_point_estimate_gy=rp_total,
-        version=__version__, beams=tuple(p.beams for p in plans),
+        settings=s.to_dict(), notes=tuple(notes), is_reference_point_estimate=is_rp,
+        reference_point_estimate_gy=rp_total, version=__version__,
+        beams=tuple(p.beams for p in plans),
     )
 
 
@@ -218,11 +184,8 @@ def _plan(proc: Procedure, offset: int, phantom: PhantomLike, s: Settings,
         bs = beams_for(proc, phantom, s, profile, profile_reason=why)
         notes += bs.notes
         skip.update(bs.skipped)
-    for i, ev in enumerate(evs):
-        if i not in skip and ev.unusable is not None:
-            skip[i] = f"unusable: {ev.unusable}"
-        elif i not in skip and (ev.kerma_rp_gy is None or not ev.kerma_rp_gy >= 0):
-            skip[i] = "no reference air kerma (K_RP) reported"
+    skip.update({i: ev.unmappable for i, ev in enumerate(evs)
+                 if i not in skip and ev.unmappable is not None})
     if bs is not None and bs.n_beams:
         keep = np.array([int(i) not in skip for i in bs.event_index], dtype=bool)
         bs = bs.subset(keep) if not keep.all() else bs
@@ -266,33 +229,19 @@ def _plan(proc: Procedure, offset: int, phantom: PhantomLike, s: Settings,
     first: dict[int, int] = {}
     for b, i in enumerate(ei.tolist()):
         first.setdefault(i, b)
-    est, est_notes = rp_estimate(evs, factors, {i: (float(bs.tan_u[b]), float(bs.tan_v[b]),
-                                                    float(bs.srp_mm[b]))
-                                                for i, b in first.items()})
-    notes += est_notes
-    n_trivial = 0
+    fields = {i: (float(bs.tan_u[b]), float(bs.tan_v[b]), float(bs.srp_mm[b]),
+                  bs.field_source[b]) for i, b in first.items()}
+    est, est_notes = rp_estimate(evs, factors, {i: f[:3] for i, f in fields.items()})
+    ratios, kap_notes = kap_checks(evs, fields)
+    notes += est_notes + kap_notes
     for i, b in first.items():
         mask = ei == i
-        f_ev = float(factors.medium_factor[i] * factors.calibration[i])
-        entrance = None
-        if np.isfinite(hit_t[b]):
-            p = bs.source[b] + hit_t[b] * bs.w[b]
-            entrance = (float(p[0]), float(p[1]), float(p[2]))
-        ratio = None
-        if bs.field_source[b] == FieldSource.KAP_KERMA:
-            n_trivial += 1
-        else:
-            ratio, warn = kap_check(evs[i], float(bs.tan_u[b]), float(bs.tan_v[b]),
-                                    float(bs.srp_mm[b]))
-            notes += [warn] if warn is not None else []
+        entrance = bs.source[b] + hit_t[b] * bs.w[b] if np.isfinite(hit_t[b]) else None
         events[i] = dataclasses.replace(
-            events[i], entrance_point_mm=entrance, kap_check=ratio,
+            events[i], kap_check=ratios.get(i), field_side_skin_cm=float(side[b]),
+            entrance_point_mm=None if entrance is None else tuple(float(x) for x in entrance),
             entrance_label=phantom.label(int(hit_tri[b])) if entrance is not None else None,
             skin_factor=float((bs.weight[mask] * beam_f.bsf[mask]).sum()
-                              / float(bs.weight[mask].sum())) * f_ev,
-            field_side_skin_cm=float(side[b]))
-    if n_trivial:
-        notes.append(_info(NoteCode.METHOD, f"KAP check not formed for {n_trivial} event(s): "
-                           "their field size was derived from KAP / K_RP, so the ratio is 1 "
-                           "by construction"))
+                              / float(bs.weight[mask].sum()))
+            * float(factors.medium_factor[i] * factors.calibration[i]))
     return _Plan(bs, group, events, est)

@@ -7,6 +7,7 @@ in public results (cells carry mm² internally).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from skindose.physics.reference import KAP_CHECK_RANGE
 from skindose.summary import SUMMARY_SCHEMA_VERSION, build_summary
 
 __all__ = ["KAP_CHECK_RANGE", "SUMMARY_SCHEMA_VERSION", "EventResult", "SkinDoseMap",
-           "not_mapped_note"]
+           "not_mapped_note", "outcome_notes", "skin_totals"]
 
 #: Cells whose normals differ by more than 60° are not averaged together.
 _SAME_SIDE_COS = 0.5
@@ -88,7 +89,33 @@ class EventResult:
         }
 
 
-def not_mapped_note(events: tuple[EventResult, ...] | list[EventResult]) -> Note | None:
+def outcome_notes(events: Sequence[EventResult], is_rp: bool, psd_gy: float,
+                  rp_estimate_gy: float) -> list[Note]:
+    """The notes on what the map as a whole is: events that could not be mapped, a
+    reference-point estimate instead of a map, or a map that placed beams but got no dose."""
+    notes = [n] if (n := not_mapped_note(events)) is not None else []
+    if is_rp:
+        notes.append(Note(code=NoteCode.REFERENCE_POINT_ESTIMATE, stage="compute", text=(
+            "no event could be placed on the phantom: the result is the conservative "
+            f"reference-point estimate ({rp_estimate_gy:.4g} Gy), not a skin dose map")))
+    elif any(e.skipped is None and (e.kerma_rp_gy or 0) > 0 for e in events) and not psd_gy > 0:
+        notes.append(Note(code=NoteCode.BEAM_MISSES_PHANTOM, severity=Severity.CRITICAL,
+                          stage="compute", text="events were placed but no beam reached the "
+                          "skin of the phantom: the map is empty; the geometry (table "
+                          "position, placement) is probably wrong"))
+    return notes
+
+
+def skin_totals(psd_gy: float | None, rp_estimate_gy: float, kerma_rp_gy: float
+                ) -> dict[str, float | None]:
+    """The ``reference_totals["skin"]`` entry: PSD (None for a reference-point estimate), the
+    estimate and PSD / Σ K_RP."""
+    ratio = psd_gy / kerma_rp_gy if psd_gy is not None and kerma_rp_gy > 0 else None
+    return {"psd_gy": psd_gy, "reference_point_estimate_gy": rp_estimate_gy,
+            "psd_over_kerma_rp": ratio}
+
+
+def not_mapped_note(events: Sequence[EventResult]) -> Note | None:
     """One note naming how many events, and what share of K_RP, gave no map contribution
     and why; critical when at least half of the K_RP (but not all) is missing."""
     skipped = [e for e in events if e.skipped]
@@ -180,6 +207,11 @@ class SkinDoseMap:
         d.setflags(write=False)
         object.__setattr__(self, "dose_gy", d)
         object.__setattr__(self, "beams", tuple(self.beams or ()))
+        if self.notes and not (self.provenance or self.warnings):  # the notes' text views
+            info = [str(n) for n in self.notes if n.severity is Severity.INFO]
+            other = [str(n) for n in self.notes if n.severity is not Severity.INFO]
+            object.__setattr__(self, "provenance", tuple(dict.fromkeys(info)))
+            object.__setattr__(self, "warnings", tuple(dict.fromkeys(other)))
         for name, dt in (("psd_timeline_gy", np.float64), ("psd_timeline_event", np.int64)):
             a = np.array(getattr(self, name), dtype=dt, copy=True).reshape(-1)
             a.setflags(write=False)

@@ -30,10 +30,11 @@ from skindose.phantoms._build import (
     variants,
 )
 from skindose.phantoms._default import default_phantom, is_cardiac_or_chest
-from skindose.phantoms._phantom import Phantom
+from skindose.phantoms._phantom import Phantom, PhantomLike
 
 __all__ = [
     "Phantom",
+    "PhantomLike",
     "adult",
     "adult_arms_up",
     "adult_female",

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import trimesh
@@ -19,7 +19,21 @@ from skindose.phantoms._mesh import cell_arrays
 if TYPE_CHECKING:
     from skindose.kernel import Accel
 
-__all__ = ["Phantom"]
+__all__ = ["Phantom", "PhantomLike"]
+
+
+class PhantomLike(Protocol):
+    """What the computation needs of a phantom (:class:`Phantom` is one)."""
+
+    n_cells: int
+    triangles: NDArray[np.float64]
+    centroids: NDArray[np.float64]
+    normals: NDArray[np.float64]
+
+    @property
+    def accel(self) -> Accel: ...
+
+    def label(self, cell: int) -> str: ...
 
 
 def _readonly(a: ArrayLike, shape_tail: tuple[int, ...], name: str) -> NDArray[np.float64]:

@@ -25,15 +25,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from skindose.notes import Note, NoteCode
+from skindose.notes import Note, NoteCode, Severity
 from skindose.physics.factors import PhysicsFactors
-from skindose.rdsr.model import IrradiationEvent
+from skindose.rdsr.model import FieldSource, IrradiationEvent
 
 __all__ = [
     "DEFAULT_RP_FIELD_SIDE_CM",
     "KAP_CHECK_RANGE",
     "equivalent_field_side_cm",
-    "kap_check",
+    "kap_checks",
     "reference_point_estimate",
 ]
 
@@ -105,18 +105,36 @@ def reference_point_estimate(
     return estimate, notes
 
 
-def kap_check(ev: IrradiationEvent, tan_u: float, tan_v: float, srp_mm: float
-              ) -> tuple[float | None, Note | None]:
-    """Reported KAP / (K_RP × field area at the RP) of one placed event, and a warning note
-    when it is outside :data:`KAP_CHECK_RANGE` (None, None when it cannot be formed)."""
-    if ev.kap_gym2 is None or not ev.kerma_rp_gy:
-        return None, None
-    area_m2 = (2 * tan_u * srp_mm) * (2 * tan_v * srp_mm) * 1e-6
-    ratio = float(ev.kap_gym2 / (ev.kerma_rp_gy * area_m2))
-    if KAP_CHECK_RANGE[0] <= ratio <= KAP_CHECK_RANGE[1]:
-        return ratio, None
-    return ratio, Note(code=NoteCode.KAP_CHECK, stage="physics", event_index=ev.index,
-                       data={"ratio": ratio},
-                       text=f"event {ev.index} (UID {ev.uid}): reported KAP is {ratio:.2f} × "
-                       "K_RP × field area at the RP (outside 0.75–1.25): field size, reference "
-                       "point or dose display inconsistent")
+def kap_checks(events: Sequence[IrradiationEvent],
+               placed: Mapping[int, tuple[float, float, float, str]]
+               ) -> tuple[dict[int, float], list[Note]]:
+    """Reported KAP / (K_RP × field area at the RP) of each placed event, with a warning note
+    for each ratio outside :data:`KAP_CHECK_RANGE`.
+
+    ``placed``: event index -> (tan_u, tan_v, srp_mm, field source) of the event's first
+    beam. The ratio is not formed where the field came from KAP / K_RP (it would be 1 by
+    construction) nor where KAP or K_RP is missing.
+    """
+    ratios: dict[int, float] = {}
+    notes: list[Note] = []
+    n_trivial = 0
+    for i, (tan_u, tan_v, srp, source) in placed.items():
+        ev = events[i]
+        if source == FieldSource.KAP_KERMA:
+            n_trivial += 1
+            continue
+        if ev.kap_gym2 is None or not ev.kerma_rp_gy:
+            continue
+        area_m2 = (2 * tan_u * srp) * (2 * tan_v * srp) * 1e-6
+        ratios[i] = ratio = float(ev.kap_gym2 / (ev.kerma_rp_gy * area_m2))
+        if not KAP_CHECK_RANGE[0] <= ratio <= KAP_CHECK_RANGE[1]:
+            notes.append(Note(
+                code=NoteCode.KAP_CHECK, stage="physics", event_index=i, data={"ratio": ratio},
+                text=f"event {i} (UID {ev.uid}): reported KAP is {ratio:.2f} × K_RP × field "
+                "area at the RP (outside 0.75–1.25): field size, reference point or dose "
+                "display inconsistent"))
+    if n_trivial:
+        notes.append(Note(code=NoteCode.METHOD, stage="physics", severity=Severity.INFO,
+                          text=f"KAP check not formed for {n_trivial} event(s): their field size "
+                          "was derived from KAP / K_RP, so the ratio is 1 by construction"))
+    return ratios, notes

@@ -333,6 +333,15 @@ class IrradiationEvent:
         )
 
     @property
+    def unmappable(self) -> str | None:
+        """Why the event can give no dose at all (unusable, or no K_RP), or None."""
+        if self.unusable is not None:
+            return f"unusable: {self.unusable}"
+        if self.kerma_rp_gy is None or not self.kerma_rp_gy >= 0:
+            return "no reference air kerma (K_RP) reported"
+        return None
+
+    @property
     def field_at_detector_mm(self) -> tuple[float, float] | None:
         """Field (width, height) at the detector plane in mm: the steps of
         :meth:`field_tangents` that need no dose value, expressed at the detector.
