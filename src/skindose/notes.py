@@ -124,9 +124,7 @@ class NoteCode(StrEnum):
     RP_ESTIMATE_FIELD_DEFAULTED = "rp-estimate-field-defaulted"
     REFERENCE_POINT_ESTIMATE = "reference-point-estimate"  # no map: RP estimate only
     # ---- kernel / compute --------------------------------------------------------------
-    SMALL_FIELD = "small-field"  # field smaller than a cell, area-weighted
     EVENTS_NOT_MAPPED = "events-not-mapped"  # summary: n events, % K_RP not mapped
-    SETTING_DEFAULT = "setting-default"  # a documented default setting reported
     PHANTOM = "phantom"  # which phantom, scaled how
     METHOD = "method"  # a documented method choice (provenance)
     # ---- outputs -----------------------------------------------------------------------
@@ -177,9 +175,7 @@ DEFAULT_SEVERITY: Mapping[NoteCode, Severity] = {
     NoteCode.KAP_CHECK: _W,
     NoteCode.RP_ESTIMATE_FIELD_DEFAULTED: _I,
     NoteCode.REFERENCE_POINT_ESTIMATE: _W,
-    NoteCode.SMALL_FIELD: _I,
     NoteCode.EVENTS_NOT_MAPPED: _W,
-    NoteCode.SETTING_DEFAULT: _I,
     NoteCode.PHANTOM: _I,
     NoteCode.METHOD: _I,
     NoteCode.ANONYMIZED: _I,

@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from skindose.errors import GeometryError
-from skindose.rdsr.model import PatientOrientation
+from skindose.rdsr.model import PatientOrientation, wrap_angles
 
 __all__ = [
     "beam_axes_equipment",
@@ -188,33 +188,3 @@ def patient_to_equipment(
     """
     w_p = np.array([math.sin(a) * math.cos(b), -math.cos(a) * math.cos(b), math.sin(b)])
     return equipment_angles_from_direction(patient_axes_in_equipment(orientation) @ w_p)
-
-
-def wrap_angles(primary_deg: float, secondary_deg: float) -> tuple[float, float, bool]:
-    """The one angle wrapping rule (docs/rdsr.md §2.1): the same beam direction with the
-    primary angle in (-180, 180] and the secondary angle in [-90, 90] degrees.
-
-    A secondary angle beyond ±90° (Eurocolumbus reports 183°) points the detector the same way
-    as (primary + 180°, ±180° − secondary). The reader keeps the reported angles; the geometry
-    wraps them here, after the vendor profile's sign flips, and notes the change.
-
-    Returns
-    -------
-    tuple
-        (primary, secondary, changed) with ``changed`` True when either angle moved.
-
-    >>> wrap_angles(10.0, 183.0)
-    (-170.0, -3.0, True)
-    """
-    a, b = primary_deg, secondary_deg
-    b = (b + 180.0) % 360.0 - 180.0
-    if b > 90.0:
-        b, a = 180.0 - b, a + 180.0
-    elif b < -90.0:
-        b, a = -180.0 - b, a + 180.0
-    a = (a + 180.0) % 360.0 - 180.0
-    if a == -180.0:
-        a = 180.0
-    changed = not (math.isclose(a, primary_deg, abs_tol=1e-9)
-                   and math.isclose(b, secondary_deg, abs_tol=1e-9))
-    return a, b, changed

@@ -36,6 +36,7 @@ __all__ = [
     "SrpSource",
     "Study",
     "source_to_reference_point_mm",
+    "wrap_angles",
 ]
 
 #: Collimated field height or width under this (mm) is not a real field (docs/rdsr.md §2.4):
@@ -198,6 +199,39 @@ def source_to_reference_point_mm(
         if d:
             return float(d), SrpSource.RULE, rule
     return None, None, None
+
+
+def wrap_angles(primary_deg: float, secondary_deg: float) -> tuple[float, float, bool]:
+    """The one angle wrapping rule (docs/rdsr.md §2.1): the same beam direction with the
+    primary angle in (-180, 180] and the secondary angle in [-90, 90] degrees.
+
+    A secondary angle beyond ±90° (Eurocolumbus reports 183°) points the detector the same way
+    as (primary + 180°, ±180° − secondary). Defined here, with the data it normalises, so
+    that the reader (which may not import the geometry) and the geometry share it: the
+    reader wraps out-of-range angles as it reads them (note ``angle-wrapped``), the geometry
+    (:mod:`skindose.geometry.frames` re-exports it) wraps again after the vendor profile's
+    sign flips.
+
+    Returns
+    -------
+    tuple
+        (primary, secondary, changed) with ``changed`` True when either angle moved.
+
+    >>> wrap_angles(10.0, 183.0)
+    (-170.0, -3.0, True)
+    """
+    a, b = primary_deg, secondary_deg
+    b = (b + 180.0) % 360.0 - 180.0
+    if b > 90.0:
+        b, a = 180.0 - b, a + 180.0
+    elif b < -90.0:
+        b, a = -180.0 - b, a + 180.0
+    a = (a + 180.0) % 360.0 - 180.0
+    if a == -180.0:
+        a = 180.0
+    changed = not (math.isclose(a, primary_deg, abs_tol=1e-9)
+                   and math.isclose(b, secondary_deg, abs_tol=1e-9))
+    return a, b, changed
 
 
 class FieldSource(StrEnum):

@@ -59,6 +59,7 @@ from skindose.rdsr.model import (
     SrpSource,
     Study,
     source_to_reference_point_mm,
+    wrap_angles,
 )
 from skindose.rdsr.units import NONSTANDARD, convert
 
@@ -1176,16 +1177,9 @@ def _normalise_angles(a, b, ctx: _Ctx, where: str, assumed: set[str], names):
     if a is None and b is None:
         return a, b
     a0, b0 = a, b
-    if b is not None and not (-90.0 <= b <= 90.0):
-        b = ((b + 180.0) % 360.0) - 180.0
-        if b > 90.0 or b < -90.0:
-            b = (180.0 - b) if b > 0 else (-180.0 - b)
-            if a is not None:
-                a = a + 180.0
-    if a is not None and not (-180.0 < a <= 180.0):
-        a = ((a + 180.0) % 360.0) - 180.0
-        if a == -180.0:
-            a = 180.0
+    if (a is not None and not -180.0 < a <= 180.0) or (b is not None and not -90.0 <= b <= 90.0):
+        wa, wb, _ = wrap_angles(0.0 if a is None else a, 0.0 if b is None else b)
+        a, b = (None if a is None else wa), (None if b is None else wb)
     if (a0 is not None and abs(a - a0) > 1e-9) or (b0 is not None and abs(b - b0) > 1e-9):
         ctx.warn_at(where, f"positioner angles ({a0}, {b0}) deg are out of range; normalised to "
                  f"the same direction ({_deg(a)}, {_deg(b)}) deg", code=NoteCode.ANGLE_WRAPPED)
