@@ -156,15 +156,17 @@ def test_event_with_damaged_concept_name_is_named(example):
                for n in p.notes)
 
 
-@pytest.mark.parametrize("field", ["CodingSchemeDesignator", "CodeMeaning"])
-def test_event_with_foreign_concept_scheme_is_named_by_the_byte_count(example, field):
+@pytest.mark.parametrize(("field", "value"), [
+    ("CodingSchemeDesignator", "XX"), ("CodeMeaning", "XX"),
+    ("CodeValue", "999999"), ("CodeValue", ""), ("CodeValue", "113706x")])
+def test_event_with_foreign_concept_is_named(example, field, value):
     """An event container whose concept code is 113706 under another scheme (fuzz seed
-    3000044) is not an event to the reader; the byte-level count must still name it, on the
-    fast path as well as on pydicom's."""
+    3000044) or another code (fuzz seed 11000062) is not an event to the reader; it must still
+    be named, once, on the fast path as well as on pydicom's."""
     ds = build_rdsr(example)
     ev = next(it for it in ds.ContentSequence
               if it.ConceptNameCodeSequence[0].CodeValue == "113706")
-    setattr(ev.ConceptNameCodeSequence[0], field, "XX")
+    setattr(ev.ConceptNameCodeSequence[0], field, value)
     p = sd.read_rdsr(_bytes(ds))
     if field == "CodeMeaning":  # the meaning is not part of the code: still an event
         assert p.n_events == example.n_events

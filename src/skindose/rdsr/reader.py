@@ -1302,21 +1302,31 @@ def _summarise_events(events: list[IrradiationEvent], ctx: _Ctx) -> None:
                  "no beam direction can be known for them")
 
 
+def _looks_like_event(item: Dataset) -> bool:
+    """A container holding an Irradiation Event UID or a Dose (RP) item."""
+    if str(item.get("ValueType", "") or "").upper() != "CONTAINER":
+        return False
+    kids = {_concept(ch) for ch in _children(item)}
+    return C.IrradiationEventUID in kids or C.DoseRP in kids
+
+
 def _damaged_containers(root_items: list[Dataset], ctx: _Ctx) -> None:
     """Name every root container whose concept could not be read (a damaged event, maybe)."""
     bad = [k for k, it in enumerate(root_items)
            if str(it.get("ValueType", "") or "").upper() == "CONTAINER" and _concept(it) is None]
-    # an event's code value under another coding scheme is not an event to the reader: name it
+    # a container that is not an event to the reader (its concept code is another one, or the
+    # event code under another scheme) but holds event data (an Irradiation Event UID or a
+    # Dose (RP)): a damaged event, named
     foreign = [k for k, it in enumerate(root_items)
-               if (c := _concept(it)) is not None and c.value == C.IrradiationEventXRayData.value
-               and c != C.IrradiationEventXRayData]
+               if k not in bad and _looks_like_event(it)
+               and _concept(it) != C.IrradiationEventXRayData]
     if foreign:
-        schemes = sorted({_concept(root_items[k]).scheme for k in foreign})  # type: ignore[union-attr]
-        ctx.warn(f"{len(foreign)} container(s) of the content tree carry the event code 113706 "
-                 f"under the coding scheme {', '.join(repr(x) for x in schemes)} instead of DCM "
-                 f"(content items {_ranges([k + 1 for k in foreign])} of the root); they were not "
-                 "read as irradiation events, so their dose is missing from the map",
-                 code=NoteCode.EVENT_DAMAGED, severity=Severity.CRITICAL,
+        concepts = sorted({":".join(_concept(root_items[k]) or ()) for k in foreign})
+        ctx.warn(f"{len(foreign)} container(s) of the content tree hold irradiation event data "
+                 f"(an event UID or a Dose (RP)) under the concept {', '.join(concepts)} "
+                 f"instead of DCM:113706 (content items {_ranges([k + 1 for k in foreign])} of "
+                 "the root); they were not read as irradiation events, so their dose is missing "
+                 "from the map", code=NoteCode.EVENT_DAMAGED, severity=Severity.CRITICAL,
                  data={"root_items": foreign, "n_events": len(foreign)})
     if bad:
         ctx.warn(f"{len(bad)} container(s) of the content tree have a missing or damaged concept "
