@@ -8,8 +8,10 @@ Usage::
 
 Mutant ``i`` of a campaign with base seed ``S`` is (file ``i mod 9``, kind
 ``(i // 9) mod 11``, seed ``S * 1_000_003 + i``): the mix is uniform over files and classes and
-every mutant can be replayed. A mutant that hangs a worker past twice its time limit (stuck in
-native code, where the alarm cannot reach) is recorded as a hang and the pool is restarted.
+every mutant can be replayed. A mutant that uses more than its limit of CPU time
+(``--timeout``) is a hang; a worker that gives no answer within ten times that of wall-clock time (stuck in native code, or waiting) is
+recorded as a hang too and the pool is restarted. CPU time, not wall time: a worker starved by
+a loaded machine is not hanging.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def campaign(n: int, workers: int, base: int, timeout: float, progress: bool = T
             it = pool.imap(_one, todo[pos:], chunksize=1)
             try:
                 while pos < len(todo):
-                    results.append(it.next(timeout=2 * timeout + 60))
+                    results.append(it.next(timeout=10 * timeout + 60))
                     pos += 1
                     if logf:
                         logf.write(json.dumps(results[-1]) + "\n")
@@ -81,7 +83,7 @@ def campaign(n: int, workers: int, base: int, timeout: float, progress: bool = T
                 results.append({"file": name, "seed": seed, "kind": kind, "detail": "",
                                 "failures": ["hang"], "messages": ["worker stuck"],
                                 "read_ok": False, "computed": False, "rejected": "",
-                                "seconds": 2 * timeout})
+                                "seconds": 10 * timeout})
                 pos += 1
                 pool.terminate()
     wall = time.perf_counter() - t0
