@@ -10,8 +10,8 @@ Mutant ``i`` of a campaign with base seed ``S`` is (file ``i mod 9``, kind
 ``(i // 9) mod 11``, seed ``S * 1_000_003 + i``): the mix is uniform over files and classes and
 every mutant can be replayed. A mutant that uses more than its limit of CPU time
 (``--timeout``) is a hang; a worker that gives no answer within ten times that of wall-clock
-time (stuck in native code, or waiting) is recorded as a hang too and the pool is restarted. CPU time, not wall time: a worker starved by
-a loaded machine is not hanging.
+time (stuck in native code, or waiting) is recorded as a hang too and the pool is restarted.
+CPU time, not wall time: a worker starved by a loaded machine is not hanging.
 """
 
 from __future__ import annotations
