@@ -402,6 +402,10 @@ def accumulate_dose(
     accel: Accel | None = None,
     *,
     occlusion_structure: str = "grid",
+    beam_event: ArrayLike | None = None,
+    event_max_dose: NDArray[np.float64] | None = None,
+    beam_chunk: ArrayLike | None = None,
+    chunk_psd: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Add the skin dose of every beam to every skin cell (coverage- and occlusion-correct).
 
@@ -451,6 +455,24 @@ def accumulate_dose(
     occlusion_structure
         ``"grid"`` (the per-event visibility grid) or ``"bvh"`` (the mesh's BVH): the same
         decisions; ``"bvh"`` exists for tests and benchmarks.
+    beam_event
+        (e,) int, non-decreasing, >= 0: the event of each beam (an event may have several
+        consecutive beams, e.g. a rotational acquisition). The beams of one event are first
+        summed per cell (in beam order, from 0), then each cell adds its event sum into
+        ``out``: bit for bit what one call per event into a zeroed scratch map followed by
+        ``out += scratch`` gives. Default: every beam is its own event.
+    event_max_dose
+        (n_events,) float64 with ``n_events > beam_event.max()``: entry ``g`` of every event
+        that has beams is SET to the event's maximum dose (the largest over cells of the
+        event's per-cell sum, at least 0); other entries are left as they are.
+    beam_chunk
+        (e,) int, non-decreasing, ``0 <= beam_chunk < len(chunk_psd)``, constant within an
+        event: the timeline chunk of each beam. Needs ``chunk_psd``.
+    chunk_psd
+        (n_chunks,) float64: entry k is SET to the largest cell of ``out`` once every beam of
+        chunks <= k has been added (the PSD timeline; a chunk without beams repeats the
+        previous value, entries before the first beam's chunk get ``out``'s initial maximum).
+        Equal to ``out.max()`` after a call per chunk; one call does it all.
 
     Returns
     -------
@@ -492,8 +514,16 @@ def accumulate_dose(
         raise ValueError(msg)
     out = _out_array("out", out, n)
     emax = np.zeros(n_ev) if event_max is None else _out_array("event_max", event_max, n_ev)
+    bev, ev_out, bch, ch_out = _event_and_chunk_args(
+        n_ev, beam_event, event_max_dose, beam_chunk, chunk_psd)
+    multi = n_ev > 1 and bool(np.any(bev[1:] == bev[:-1]))
+    state = np.zeros(2, dtype=np.int64)
+    peak = np.array([float(out.max()) if n and ch_out.size else 0.0])
     if n == 0 or n_ev == 0:
         emax[:] = 0.0
+        if ev_out.size:
+            ev_out[bev] = 0.0
+        ch_out[:] = peak[0]
         return out
 
     ev = np.empty((n_ev, 17))
@@ -512,8 +542,65 @@ def accumulate_dose(
             thickness if thickness > 0.0 else 1.0, mpf, bool(inverse_square), mode,
             acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, GRID_MAX_SPAN, EVENT_BLOCK,
             *acc.bvh(), acc.cell_order, acc.cluster_start, acc.cluster_ball, out, emax,
+            bev, bch, ev_out, ch_out, np.zeros(n if multi else 0),
+            np.empty(n if multi else 0, dtype=np.int64), state, peak,
         )  # fmt: skip
     return out
+
+
+def _index_array(name: str, x: ArrayLike, n: int) -> NDArray[np.int64]:
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu" or a.shape != (n,):
+        msg = f"{name} must be an integer array of shape ({n},)"
+        raise GeometryError(msg)
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    if n and (a[0] < 0 or np.any(a[1:] < a[:-1])):
+        msg = f"{name} must be non-decreasing and >= 0"
+        raise ValueError(msg)
+    return a
+
+
+def _event_and_chunk_args(
+    n_ev: int,
+    beam_event: ArrayLike | None,
+    event_max_dose: NDArray | None,
+    beam_chunk: ArrayLike | None,
+    chunk_psd: NDArray | None,
+) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """Validated (beam_event, event output, beam_chunk, chunk output); size-0 when unused."""
+    if beam_event is None:
+        bev = np.arange(n_ev, dtype=np.int64)
+    else:
+        bev = _index_array("beam_event", beam_event, n_ev)
+    ev_out = np.zeros(0)
+    if event_max_dose is not None:
+        need = int(bev[-1]) + 1 if n_ev else 0
+        if not isinstance(event_max_dose, np.ndarray) or event_max_dose.ndim != 1:
+            msg = "event_max_dose must be a one-dimensional float64 array"
+            raise GeometryError(msg)
+        ev_out = _out_array("event_max_dose", event_max_dose, event_max_dose.shape[0])
+        if ev_out.shape[0] < need:
+            msg = f"event_max_dose needs at least {need} entries (beam_event.max() + 1)"
+            raise GeometryError(msg)
+    if (beam_chunk is None) != (chunk_psd is None):
+        msg = "beam_chunk and chunk_psd go together"
+        raise ValueError(msg)
+    bch = np.zeros(n_ev, dtype=np.int64)
+    ch_out = np.zeros(0)
+    if chunk_psd is not None:
+        if not isinstance(chunk_psd, np.ndarray) or chunk_psd.ndim != 1 or not chunk_psd.size:
+            msg = "chunk_psd must be a non-empty one-dimensional float64 array"
+            raise GeometryError(msg)
+        ch_out = _out_array("chunk_psd", chunk_psd, chunk_psd.shape[0])
+        bch = _index_array("beam_chunk", beam_chunk, n_ev)
+        if n_ev and bch[-1] >= ch_out.shape[0]:
+            msg = f"beam_chunk must be < len(chunk_psd) = {ch_out.shape[0]}"
+            raise ValueError(msg)
+        same = bev[1:] == bev[:-1]
+        if np.any(bch[1:][same] != bch[:-1][same]):
+            msg = "the beams of one event must lie in one chunk (beam_chunk)"
+            raise ValueError(msg)
+    return bev, ev_out, bch, ch_out
 
 
 def first_hit_distance(

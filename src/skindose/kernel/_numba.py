@@ -812,6 +812,80 @@ def _event_pairs(
 
 
 # ---------------------------------------------------------------------------------------
+# Summation of the pairs (serial, event order): events of several beams, PSD per chunk
+# ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _add_pairs(b0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
+               event_out, chunk_out, scratch, touched, state, peak):
+    """Add the pairs of beams ``b0 .. b0 + nb - 1`` into ``out``, in beam order.
+
+    A beam that shares its event (``beam_event``) with a neighbouring beam is first summed
+    into ``scratch`` (zero on entry and on exit; ``touched[:state[0]]`` lists its nonzero
+    cells); at the event's last beam each touched cell adds its event sum into ``out`` and the
+    event's maximum (max over cells of the sum, at least 0) goes to ``event_out``. A beam that
+    is its own event adds straight into ``out`` (bit for bit the same as ``0 + d`` first) and
+    its largest pair is the event's maximum. When ``chunk_out`` is not empty, ``peak[0]`` is the
+    running maximum of ``out`` (exact: every addend is >= 0, so no cell ever decreases) and
+    ``chunk_out[k]`` gets it once every beam of chunks <= k is added (``state[1]`` is the
+    next chunk to close). The state persists across blocks and calls of this function.
+    """
+    n_beams = beam_event.shape[0]
+    ev_on = event_out.shape[0] > 0
+    ch_on = chunk_out.shape[0] > 0
+    for ii in range(nb):
+        b = b0 + ii
+        g = beam_event[b]
+        if ch_on:
+            k = beam_chunk[b]
+            while state[1] < k:
+                chunk_out[state[1]] = peak[0]
+                state[1] += 1
+        last = b + 1 >= n_beams or beam_event[b + 1] != g
+        if last and (b == 0 or beam_event[b - 1] != g):
+            for j in range(off[ii], off[ii] + npair[ii]):
+                c = pidx[j]
+                out[c] += pdose[j]
+                if ch_on and out[c] > peak[0]:
+                    peak[0] = out[c]
+            if ev_on:
+                event_out[g] = emax[b]
+            continue
+        nt = state[0]
+        for j in range(off[ii], off[ii] + npair[ii]):
+            c = pidx[j]
+            was = scratch[c]
+            scratch[c] = was + pdose[j]
+            if was == 0.0 and scratch[c] != 0.0:
+                touched[nt] = c
+                nt += 1
+        state[0] = nt
+        if last:
+            best = 0.0
+            for t in range(nt):
+                c = touched[t]
+                val = scratch[c]
+                if val > best:
+                    best = val
+                out[c] += val
+                if ch_on and out[c] > peak[0]:
+                    peak[0] = out[c]
+                scratch[c] = 0.0
+            state[0] = 0
+            if ev_on:
+                event_out[g] = best
+
+
+@njit(cache=True)
+def _close_chunks(chunk_out, state, peak):
+    """Give every chunk not closed yet (no beams, or the last ones) the final peak."""
+    while state[1] < chunk_out.shape[0]:
+        chunk_out[state[1]] = peak[0]
+        state[1] += 1
+
+
+# ---------------------------------------------------------------------------------------
 # Drivers (the same body; prange vs range)
 # ---------------------------------------------------------------------------------------
 
@@ -821,6 +895,7 @@ def accumulate_parallel(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
     inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
+    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak,
 ):  # fmt: skip
     """Add every event's dose into ``out`` (original cell order), in parallel over events.
 
@@ -855,9 +930,9 @@ def accumulate_parallel(
                 max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
                 pidx, pdose, off[ii], emax,
             )  # fmt: skip
-        for ii in range(nb):
-            for j in range(off[ii], off[ii] + npair[ii]):
-                out[pidx[j]] += pdose[j]
+        _add_pairs(e0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
+                   event_out, chunk_out, scratch, touched, state, peak)
+    _close_chunks(chunk_out, state, peak)
 
 
 @njit(cache=True)
@@ -865,6 +940,7 @@ def accumulate_serial(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
     inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
+    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak,
 ):  # fmt: skip
     """Serial twin of :func:`accumulate_parallel` (same body, ``range`` for ``prange``)."""
     n_ev = ev.shape[0]
@@ -889,6 +965,6 @@ def accumulate_serial(
                 max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
                 pidx, pdose, off[ii], emax,
             )  # fmt: skip
-        for ii in range(nb):
-            for j in range(off[ii], off[ii] + npair[ii]):
-                out[pidx[j]] += pdose[j]
+        _add_pairs(e0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
+                   event_out, chunk_out, scratch, touched, state, peak)
+    _close_chunks(chunk_out, state, peak)
