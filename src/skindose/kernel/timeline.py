@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 
 from skindose.kernel import Accel, accumulate_dose
 
-__all__ = ["BeamGroup", "ProgressCallback", "accumulate_groups", "progress_function"]
+__all__ = ["BeamGroup", "DoseLoopResult", "ProgressCallback", "accumulate_groups",
+           "progress_function"]
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -85,6 +86,9 @@ def accumulate_groups(
 ) -> DoseLoopResult:
     """Run the kernel over every group; see the module docstring.
 
+    One kernel call per group, whatever the timeline resolution; with ``progress``, a long
+    group is cut at event boundaries into at most :data:`PROGRESS_STEPS` calls of at least
+    :data:`MIN_EVENTS_PER_CALL` events (same sums in the same order: the same bits).
     ``empty_timeline``: when no group has a beam, the timeline is the cumulative sum of this
     (n_events,) array at the chunk ends (the reference-point estimate) instead of the PSD.
     """
@@ -94,50 +98,48 @@ def accumulate_groups(
     n_chunks = min(max_points, n_events)
     bounds = (np.unique(np.round(np.linspace(0, n_events, n_chunks + 1)).astype(np.int64))
               if n_events else np.zeros(1, dtype=np.int64))
-    any_beams = any(g.event.size for g in groups)
-    timeline: list[float] = []
-    ends: list[int] = []
-    for lo, hi in itertools.pairwise(bounds):
-        for g in groups:
-            sel = np.flatnonzero((g.event >= lo) & (g.event < hi))
-            if sel.size == 0:
-                continue
-            gev = g.event[sel]
-            uniq, counts = np.unique(gev, return_counts=True)
-            multi = set(uniq[counts > 1].tolist())
-            single = sel[~np.isin(gev, list(multi))] if multi else sel
-            if single.size:
-                emax = np.zeros(single.size)
-                _run(g, single, centroids, normals, triangles, accel, max_obliquity_factor,
-                     inverse_square, occlusion, parallel, dose, emax)
-                np.maximum.at(ev_max, g.event[single], emax)
-            for e in sorted(multi):
-                sub = sel[gev == e]
-                scratch = np.zeros(n_cells)
-                _run(g, sub, centroids, normals, triangles, accel, max_obliquity_factor,
-                     inverse_square, occlusion, parallel, scratch, np.zeros(sub.size))
-                ev_max[e] = float(scratch.max())
-                dose += scratch
-        if any_beams or empty_timeline is None:
-            timeline.append(float(dose.max()) if n_cells else 0.0)
-        else:
-            timeline.append(float(empty_timeline[:hi].sum()))
-        ends.append(int(hi))
+    ends = bounds[1:].astype(np.int64)
+    calls = [part for g in groups if g.event.size for part in _split(g, progress is not None)]
+    if not calls:
+        timeline = np.array([float(empty_timeline[:e].sum()) if empty_timeline is not None
+                             else 0.0 for e in ends])
+        if progress is not None and n_events:
+            progress(n_events, n_events)
+        return DoseLoopResult(dose, ev_max, timeline, ends)
+    # per call: the PSD after each chunk once the call's beams are in (earlier calls are
+    # complete in `dose` by then); chunk k takes the last call with an event before its end
+    per_call = np.zeros((len(calls), ends.size))
+    for ci, (g, sel) in enumerate(calls):
+        accumulate_dose(
+            centroids, normals, triangles, g.source[sel], g.u[sel], g.v[sel], g.w[sel],
+            g.tan_u[sel], g.tan_v[sel], g.kerma[sel], g.srp_mm[sel], g.log_t0[sel],
+            g.slab_center, g.slab_axes, g.slab_half, max_obliquity_factor,
+            inverse_square=inverse_square, occlusion=occlusion, parallel=parallel, out=dose,
+            accel=accel, beam_event=g.event[sel], event_max_dose=ev_max,
+            beam_chunk=np.searchsorted(ends, g.event[sel], side="right"),
+            chunk_psd=per_call[ci],
+        )  # fmt: skip
         if progress is not None:
-            progress(int(hi), n_events)
-    return DoseLoopResult(dose, ev_max, np.asarray(timeline, dtype=np.float64),
-                          np.asarray(ends, dtype=np.int64))
+            progress(int(g.event[sel][-1]) + 1 if ci < len(calls) - 1 else n_events, n_events)
+    first = np.array([int(g.event[sel][0]) for g, sel in calls])
+    last = np.searchsorted(first, ends, side="left") - 1  # the last call starting before
+    timeline = np.where(last >= 0, per_call[np.clip(last, 0, None), np.arange(ends.size)], 0.0)
+    return DoseLoopResult(dose, ev_max, timeline, ends)
 
 
-def _run(g: BeamGroup, sel: NDArray[np.int64], centroids: NDArray[np.float64],
-         normals: NDArray[np.float64], triangles: NDArray[np.float64], accel: Accel,
-         mpf: float, inverse_square: bool, occlusion: bool, parallel: bool,
-         out: NDArray[np.float64], emax: NDArray[np.float64]) -> None:
-    accumulate_dose(
-        centroids, normals, triangles,
-        g.source[sel], g.u[sel], g.v[sel], g.w[sel], g.tan_u[sel], g.tan_v[sel],
-        g.kerma[sel], g.srp_mm[sel], g.log_t0[sel],
-        g.slab_center, g.slab_axes, g.slab_half, mpf,
-        inverse_square=inverse_square, occlusion=occlusion, parallel=parallel,
-        out=out, event_max=emax, accel=accel,
-    )  # fmt: skip
+#: Most kernel calls per group when a progress indicator is shown.
+PROGRESS_STEPS = 20
+#: Fewest events per kernel call when a group is cut for the progress indicator.
+MIN_EVENTS_PER_CALL = 200
+
+
+def _split(g: BeamGroup, for_progress: bool) -> list[tuple[BeamGroup, slice]]:
+    """The group's beams as consecutive slices cut at event boundaries."""
+    k = g.event.size
+    n_ev = int(g.event[-1] - g.event[0]) + 1
+    parts = min(PROGRESS_STEPS, n_ev // MIN_EVENTS_PER_CALL) if for_progress else 1
+    if parts <= 1:
+        return [(g, slice(0, k))]
+    targets = g.event[0] + np.arange(1, parts) * n_ev // parts
+    cuts = [0, *np.searchsorted(g.event, targets, side="left").tolist(), k]
+    return [(g, slice(a, b)) for a, b in itertools.pairwise(cuts) if b > a]
