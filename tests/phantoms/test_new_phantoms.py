@@ -272,3 +272,19 @@ def test_chest_text_without_target_region():
     study = dataclasses.replace(p.study, description="Liver TACE")
     chest, _ = phantoms.is_cardiac_or_chest([dataclasses.replace(p, events=evs, study=study)])
     assert not chest
+
+
+def test_default_phantom_is_built_once_per_size_and_keeps_its_own_choice():
+    """Issue 12: the mesh and its acceleration structure are built once per phantom size;
+    each call still gets its own spec["choice"] and the cached object is never mutated."""
+    s = Settings(cell_area_cm2=16.0)
+    a, _ = phantoms.default_phantom(example_procedure(n_events=3), s)
+    accel = a.accel
+    b, _ = phantoms.default_phantom(example_procedure(n_events=3), s.replace(arms="up"))
+    assert b is not a and b.accel is accel  # same size and variant: shared, not rebuilt
+    assert a.spec["choice"]["arms_reason"] != b.spec["choice"]["arms_reason"]
+    c, _ = phantoms.default_phantom(example_procedure(n_events=3), s.replace(cell_area_cm2=2.0))
+    assert c.n_cells > a.n_cells
+    fresh = phantoms.adult(height_m=a.height_m, mass_kg=a.mass_kg, cell_area_cm2=16.0,
+                           arms=a.spec["choice"]["arms"], sex=a.spec["choice"]["sex"])
+    np.testing.assert_array_equal(a.triangles, fresh.triangles)

@@ -15,6 +15,7 @@ procedure keeps the arms at the sides (abdominal, pelvic, peripheral and neuro w
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -88,6 +89,20 @@ def _sex(procedures: Sequence[Any]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
+def _adult(height_m: float | None, mass_kg: float | None, cell_area_cm2: float, arms: str,
+           sex: str) -> Any:
+    """:func:`adult`, remembered per size: a dashboard computing many short files for one
+    patient builds the mesh and its acceleration structure once (the Phantom is immutable;
+    :meth:`Phantom.with_spec` adds the per-call choice without touching it)."""
+    from skindose.phantoms._build import adult
+
+    ph = adult(height_m=height_m, mass_kg=mass_kg, cell_area_cm2=cell_area_cm2, arms=arms,
+               sex=sex)
+    ph.accel  # noqa: B018 - built here once, shared by every copy (with_spec)
+    return ph
+
+
 def default_phantom(procedures: Any, settings: Any = None) -> tuple[Any, list[Note]]:
     """The default phantom for ``procedures`` and the notes that say how it was chosen.
 
@@ -106,7 +121,6 @@ def default_phantom(procedures: Any, settings: Any = None) -> tuple[Any, list[No
         mass not reported). ``phantom.spec["choice"]`` holds the same facts for programs.
     """
     from skindose.errors import GeometryError
-    from skindose.phantoms._build import adult
     from skindose.rdsr.model import Procedure
     from skindose.settings import Settings
 
@@ -137,14 +151,14 @@ def default_phantom(procedures: Any, settings: Any = None) -> tuple[Any, list[No
             h, m = p.patient.height_m, p.patient.mass_kg
             break
     try:
-        ph = adult(height_m=h, mass_kg=m, cell_area_cm2=s.cell_area_cm2, arms=arms, sex=sex)
+        ph = _adult(h, m, s.cell_area_cm2, arms, sex)
     except GeometryError as exc:
         notes.append(Note(
             code=NoteCode.PATIENT_SIZE_DEFAULTED, severity=Severity.WARNING, stage="phantom",
             text=f"patient size not usable for the phantom ({exc}): reference size used",
         ))
         h = m = None
-        ph = adult(cell_area_cm2=s.cell_area_cm2, arms=arms, sex=sex)
+        ph = _adult(None, None, s.cell_area_cm2, arms, sex)
     missing = [what for what, v in (("height", h), ("mass", m)) if v is None]
     if missing:
         notes.append(Note(
@@ -158,7 +172,7 @@ def default_phantom(procedures: Any, settings: Any = None) -> tuple[Any, list[No
         "sex_reason": sex_why, "height_m": ph.height_m, "mass_kg": ph.mass_kg,
         "size_defaulted": missing,
     }
-    ph.spec["choice"] = choice
+    ph = ph.with_spec(choice=choice)
     notes.append(Note(
         code=NoteCode.PHANTOM, stage="phantom",
         text=f"default phantom {ph.name}: {arms_why}; {sex_why}; scaled to {ph.height_m:g} m, "

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Phantom", "PhantomLike"]
 
+#: Cached properties of a Phantom that depend only on its mesh and cells.
+_DERIVED = ("bounds", "total_area_mm2", "accel", "_classes", "_tree")
+
 
 class PhantomLike(Protocol):
     """What the computation needs of a phantom (:class:`Phantom` is one)."""
@@ -119,6 +122,17 @@ class Phantom:
         setter(self, "landmarks", marks)
         if len(self.mesh.faces) != n:
             raise GeometryError("the mesh must have one face per skin cell")
+
+    def with_spec(self, **entries: Any) -> Phantom:
+        """A copy whose ``spec`` has ``entries`` added; the mesh, the cells and everything
+        derived from them (``accel``, labels, bounds) are shared, not rebuilt."""
+        new = dataclasses.replace(self, spec={**self.spec, **entries})
+        for name in _DERIVED:
+            if name == "_classes" and "labels" in entries:
+                continue
+            if name in self.__dict__:  # functools.cached_property keeps its value there
+                new.__dict__[name] = self.__dict__[name]
+        return new
 
     @classmethod
     def from_mesh(
