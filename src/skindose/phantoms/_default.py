@@ -100,6 +100,8 @@ def _adult(height_m: float | None, mass_kg: float | None, cell_area_cm2: float, 
     ph = adult(height_m=height_m, mass_kg=mass_kg, cell_area_cm2=cell_area_cm2, arms=arms,
                sex=sex)
     ph.accel  # noqa: B018 - built here once, shared by every copy (with_spec)
+    ph.label(0)  # the cell labels and the bounds too
+    ph.bounds  # noqa: B018
     return ph
 
 

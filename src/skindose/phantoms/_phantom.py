@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from collections.abc import Mapping
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
     from skindose.kernel import Accel
 
 __all__ = ["Phantom", "PhantomLike"]
-
-#: Cached properties of a Phantom that depend only on its mesh and cells.
-_DERIVED = ("bounds", "total_area_mm2", "accel", "_classes", "_tree")
 
 
 class PhantomLike(Protocol):
@@ -125,13 +123,11 @@ class Phantom:
 
     def with_spec(self, **entries: Any) -> Phantom:
         """A copy whose ``spec`` has ``entries`` added; the mesh, the cells and everything
-        derived from them (``accel``, labels, bounds) are shared, not rebuilt."""
-        new = dataclasses.replace(self, spec={**self.spec, **entries})
-        for name in _DERIVED:
-            if name == "_classes" and "labels" in entries:
-                continue
-            if name in self.__dict__:  # functools.cached_property keeps its value there
-                new.__dict__[name] = self.__dict__[name]
+        derived from them (``accel``, labels, bounds) are the same objects, not rebuilt."""
+        new = copy.copy(self)  # shares the (read-only) arrays and the cached properties
+        object.__setattr__(new, "spec", {**self.spec, **entries})
+        if "labels" in entries:
+            new.__dict__.pop("_classes", None)
         return new
 
     @classmethod
