@@ -11,7 +11,8 @@ becomes a row of the table, never a stuck benchmark. Inputs:
 * the four PySkinDose example RDSRs in ``../shared/data/rdsr/pyskindose__*.dcm`` (read in
   place);
 * the example procedure's 24 events repeated to 480 and 984 events (the geometry
-  PySkinDose is known to handle, measured with PySkinDose 25.1.1, benchmarks/README.md), written the same way;
+  PySkinDose is known to handle, measured with PySkinDose 25.1.1, benchmarks/README.md),
+  written the same way;
 * synthetic long procedures (500 and 1,000 events) written by
   :func:`skindose.rdsr.synthetic.write_rdsr` as a Siemens AXIOM-Artis (one of PySkinDose's two
   accepted models), with legacy SRT codes. Two adaptations make them readable by PySkinDose,
@@ -45,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import subprocess
@@ -148,9 +148,15 @@ def worker_skindose(file: str, area: float) -> dict:  # area: cm² per cell
     return row
 
 
+#: The interpreter that runs PySkinDose (``--pyskindose-python``; default this one): PySkinDose
+#: pins its own numpy/pandas, so it may live in a virtual environment of its own.
+PYSKINDOSE_PYTHON = [sys.executable]
+
+
 def run_worker(tool: str, file: Path, arg: str, timeout: float) -> dict:
     """One worker in a subprocess (cwd: a temporary directory) with a timeout."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, str(file), arg]
+    python = PYSKINDOSE_PYTHON[0] if tool == "pyskindose" else sys.executable
+    cmd = [python, str(Path(__file__).resolve()), "--worker", tool, str(file), arg]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         t0 = time.perf_counter()
         try:
@@ -220,7 +226,8 @@ def write_synthetic(n_events: int, path: Path, meanings: dict[str, str],
     """A synthetic Siemens AXIOM-Artis procedure both tools can read.
 
     ``replicate``: the example procedure's events repeated (PySkinDose's own geometry; its
-    limits are in benchmarks/README.md) instead of :func:`~skindose.rdsr.synthetic.example_procedure`.
+    limits are in benchmarks/README.md) instead of
+    :func:`~skindose.rdsr.synthetic.example_procedure`.
     """
     import pydicom
 
@@ -392,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader-events", type=int, default=10_000,
                     help="events of the reader race's synthetic file (0: none)")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--pyskindose-python", default=sys.executable,
+                    help="Python interpreter with pyskindose installed (default: this one)")
     args = ap.parse_args(argv)
     if args.worker:
         tool, file, arg = args.worker
@@ -409,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
          "rows": reader_rows}, indent=1))
     if args.reader:
         return 0
-    if importlib.util.find_spec("pyskindose") is None:
+    PYSKINDOSE_PYTHON[0] = args.pyskindose_python
+    has_peer = subprocess.run([args.pyskindose_python, "-c", "import pyskindose"],
+                              capture_output=True, timeout=120, check=False).returncode == 0
+    if not has_peer:
         print("pyskindose is not importable: install the optional 'bench' extra "
               "(pip install pyskindose) to run the comparison. Nothing was run.")
         return 0
