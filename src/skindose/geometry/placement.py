@@ -135,12 +135,40 @@ def _prepared(tri: np.ndarray) -> tuple:
     pb = (tri @ _BASIS_B)
     boxes = (pa.min(axis=1) - _SLACK_MM, pa.max(axis=1) + _SLACK_MM,
              pb.min(axis=1) - _SLACK_MM, pb.max(axis=1) + _SLACK_MM)
-    data = (lo, hi, boxes)
+    data = (lo, hi, boxes, _bin_grid(*boxes))
     if not tri.flags.writeable:  # only immutable meshes are cached (phantom arrays are)
         if len(_PREPARED) >= 8:
             _PREPARED.pop(next(iter(_PREPARED)))
         _PREPARED[id(tri)] = (tri, data)
     return data
+
+
+#: Bins per axis of the grid over the projected boxes (the candidates of a point are the
+#: triangles whose box overlaps the point's bin: about n / 2000 of them for the adult).
+_BINS = 64
+
+
+def _bin_grid(a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray,
+              b_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
+    """CSR lists of the triangles whose projected box overlaps each bin of a _BINS² grid:
+    (start (_BINS² + 1,), triangle ids in ascending order per bin, origin and bin sizes)."""
+    n = a_lo.size
+    a0, b0 = float(a_lo.min()), float(b_lo.min())
+    sa = max(float(a_hi.max()) - a0, 1e-9) / _BINS
+    sb = max(float(b_hi.max()) - b0, 1e-9) / _BINS
+    ia0 = np.clip(((a_lo - a0) // sa).astype(np.int64), 0, _BINS - 1)
+    ia1 = np.clip(((a_hi - a0) // sa).astype(np.int64), 0, _BINS - 1)
+    ib0 = np.clip(((b_lo - b0) // sb).astype(np.int64), 0, _BINS - 1)
+    ib1 = np.clip(((b_hi - b0) // sb).astype(np.int64), 0, _BINS - 1)
+    wa = ia1 - ia0 + 1
+    counts = wa * (ib1 - ib0 + 1)
+    tri = np.repeat(np.arange(n), counts)
+    offs = np.arange(tri.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    wa_r = np.repeat(wa, counts)
+    cell = (np.repeat(ia0, counts) + offs % wa_r) * _BINS + np.repeat(ib0, counts) + offs // wa_r
+    order = np.argsort(cell, kind="stable")
+    start = np.searchsorted(cell[order], np.arange(_BINS * _BINS + 1))
+    return start, tri[order], a0, b0, sa, sb
 
 
 def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
@@ -164,13 +192,18 @@ def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
     if not (isinstance(tri, np.ndarray) and tri.dtype == np.float64):
         tri = np.asarray(tri, dtype=float)
     pts = np.atleast_2d(np.asarray(points, dtype=float))
-    lo, hi, (a_lo, a_hi, b_lo, b_hi) = _prepared(tri)
+    lo, hi, (a_lo, a_hi, b_lo, b_hi), (start, ids, a0, b0, sa, sb) = _prepared(tri)
     out = np.zeros(len(pts), dtype=bool)
     for i, p in enumerate(pts):
         if np.any(p < lo) or np.any(p > hi):
             continue
         pa, pb = p @ _BASIS_A, p @ _BASIS_B
-        cand = np.flatnonzero((a_lo <= pa) & (pa <= a_hi) & (b_lo <= pb) & (pb <= b_hi))
+        ka, kb = int((pa - a0) // sa), int((pb - b0) // sb)
+        if not (0 <= ka < _BINS and 0 <= kb < _BINS):
+            continue  # outside every projected box: no crossing
+        near = ids[start[ka * _BINS + kb]:start[ka * _BINS + kb + 1]]
+        cand = near[(a_lo[near] <= pa) & (pa <= a_hi[near]) & (b_lo[near] <= pb)
+                    & (pb <= b_hi[near])]
         out[i] = _ray_crossings(p, _DIRECTION, tri[cand]) % 2 == 1
     return out
 
