@@ -8,6 +8,8 @@ before its facing and occlusion tests.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from typing import Any
 
@@ -80,6 +82,7 @@ def target_landmark(
     return "trunk", "no usable target region or description: centred on the trunk"
 
 
+@functools.lru_cache(maxsize=256)
 def _map_text(text: str) -> str | None:
     t = text.lower()
     for pattern, landmark in _REGION_RULES:
