@@ -9,7 +9,6 @@ before its facing and occlusion tests.
 from __future__ import annotations
 
 import functools
-
 import re
 from typing import Any
 
