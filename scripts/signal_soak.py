@@ -4,11 +4,16 @@
 
 The command runs as the ``skindose`` console script does (``python -m _skindose_launch``).
 Each command first runs twice to completion (the first run fills Numba's cache; T is the
-shorter run). Then ``--n`` signals per command and signal kind: ``--startup`` of them at
-moments uniform over the start-up [0, 0.4 s] (Python importing skindose, numpy and the rest
-before the CLI's own handlers exist), the others uniform over [0, fraction x T]. ``--pre N``
-adds N signals in the first 60 ms (the interpreter's own start, before any skindose code
-runs: see docs/trust.md, "Interrupts"), counted apart. Every ending is classified by
+shorter run). Then, per command and signal kind, three series counted apart:
+
+* ``random``: ``--n`` moments uniform over [0, fraction x T] (the whole run);
+* ``start-up``: ``--startup`` moments uniform over [50 ms, 500 ms], while Python imports
+  skindose, numpy and the rest (before ``skindose.cli`` installs its handlers; the launcher's
+  handlers cover it);
+* ``interpreter start``: ``--pre`` moments uniform over [0, 50 ms], the interpreter's own
+  start-up before any skindose code runs (see docs/trust.md, "Interrupts").
+
+Every ending is classified by
 ``tests/cli/_signals.py``: ``clean`` (exit 130 / 143, one line, no traceback, no partial or
 temporary folder) or ``finished-first`` (the run ended before the moment came) are good.
 """
@@ -34,7 +39,8 @@ from tests.cli._signals import LAUNCHER, interrupt  # noqa: E402
 
 RDSR = REPO.parent / "shared" / "data" / "rdsr" / "pyskindose__siemens_axiom_artis.dcm"
 GOOD = ("clean", "finished-first")
-STARTUP_S = 0.4
+STARTUP_S = (0.05, 0.5)
+PRE_S = (0.0, 0.05)
 
 
 def _cmd(name: str, out: Path) -> list[str]:
@@ -80,11 +86,12 @@ def _series(name: str, sig: int, moments: list[float], group: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=20, help="signals per command and signal kind")
+    ap.add_argument("--n", type=int, default=20,
+                    help="signals at random moments of the run, per command and signal kind")
     ap.add_argument("--startup", type=int, default=6,
-                    help=f"of these, how many in the start-up [0, {STARTUP_S} s]")
+                    help="signals in the start-up, {:g}-{:g} s".format(*STARTUP_S))
     ap.add_argument("--pre", type=int, default=0,
-                    help="extra signals in the interpreter's own first 60 ms (counted apart)")
+                    help="signals in the interpreter's own start, {:g}-{:g} s".format(*PRE_S))
     ap.add_argument("--signals", default="SIGINT,SIGTERM")
     ap.add_argument("--commands", default="compute,demo")
     ap.add_argument("--seed", type=int, default=1)
@@ -107,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         series = []
         for sig_name in a.signals.split(","):
             sig = getattr(signal, sig_name)
-            moments = ([rng.uniform(0.0, STARTUP_S) for _ in range(a.startup)]
-                       + [rng.uniform(0.0, a.fraction * t_run) for _ in range(a.n - a.startup)])
-            series.append(_series(name, sig, moments, "random"))
-            if a.pre:
-                series.append(_series(name, sig, [rng.uniform(0.0, 0.06) for _ in range(a.pre)],
-                                      "interpreter start"))
+            for group, n, (lo, hi) in (("random", a.n, (0.0, a.fraction * t_run)),
+                                       ("start-up", a.startup, STARTUP_S),
+                                       ("interpreter start", a.pre, PRE_S)):
+                if n:
+                    moments = [rng.uniform(lo, hi) for _ in range(n)]
+                    series.append(_series(name, sig, moments, group))
         report["commands"][name] = {"run_s": [round(r, 2) for r in runs], "series": series}
     report["load_after"] = _load()
     text = json.dumps(report, indent=2)

@@ -19,7 +19,8 @@ computation, including that ``--out`` can be written); 3 computed and the peak s
 above the 3 Gy substantial radiation dose level (SRDL, NCRP Report 168), so that scripts can
 alert; 4 computed (or read, for ``inspect``), but a ``critical`` note says the result may be
 incomplete or wrong (3 wins over 4; the output explains both); 130 / 143 interrupted by SIGINT /
-SIGTERM (one line on stderr, no partial output left); 1 an internal error (a bug: one line, the
+SIGTERM (one line on stderr, no partial output left; ``batch`` says which finished rows are on
+disk); 1 an internal error (a bug: one line, the
 traceback with ``SKINDOSE_DEBUG=1``).
 
 Output folders are written to a hidden temporary folder beside the target and moved into place
