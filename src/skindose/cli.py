@@ -19,7 +19,8 @@ computation, including that ``--out`` can be written); 3 computed and the peak s
 above the 3 Gy substantial radiation dose level (SRDL, NCRP Report 168), so that scripts can
 alert; 4 computed (or read, for ``inspect``), but a ``critical`` note says the result may be
 incomplete or wrong (3 wins over 4; the output explains both); 130 / 143 interrupted by SIGINT /
-SIGTERM (one line on stderr, no partial output left); 1 an internal error (a bug: one line, the
+SIGTERM (one line on stderr, no partial output left; ``batch`` says which finished rows are on
+disk); 1 an internal error (a bug: one line, the
 traceback with ``SKINDOSE_DEBUG=1``).
 
 Output folders are written to a hidden temporary folder beside the target and moved into place
@@ -62,6 +63,7 @@ EXIT_ABOVE_SRDL = 3
 EXIT_CRITICAL = 4
 EXIT_SIGINT = 128 + signal.SIGINT  # 130
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+NO_PARTIAL_OUTPUT = "no partial output left"
 SRDL_GY = CLINICAL_LEVELS.psd_gy  # NCRP Report 168 substantial radiation dose level (PSD)
 
 #: Plausible option ranges (inclusive). Height and mass: the range the adult phantom scales to
@@ -216,9 +218,21 @@ class _Run:
         #: held while finished outputs are moved into place; a signal waits for it
         self.commit_lock = threading.Lock()
         self.rc: int | None = None  # the exit code, once known (kept when stdout is closed)
+        #: what an interrupt leaves behind, said in its one line (a command that writes as it
+        #: goes, like ``batch``, says what is on disk)
+        self.interrupt_note = NO_PARTIAL_OUTPUT
 
 
 _RUN = _Run()
+
+#: the last words of an interrupt's one line, per command that writes as it goes (default:
+#: :data:`NO_PARTIAL_OUTPUT`). ``batch`` appends one row per finished file to results.csv and
+#: writes results.parquet only at the end; a worker may be half-way through a report folder.
+_INTERRUPT_NOTES = {
+    "batch": ("the rows of the files finished so far (if any) are in {out}/results.csv "
+              "(results.parquet is not updated; with --reports, a report of a file without a row "
+              "may be incomplete); run again with --resume to compute the rest"),
+}
 
 _ASCII = {"≥": ">=", "≤": "<=", "Σ": "sum", "·": "*", "²": "2", "–": "-", "—": "-",
           "→": "->", "×": "x", "±": "+/-", "μ": "u", "°": " deg", "’": "'"}
@@ -255,7 +269,7 @@ def _die(signum: int) -> None:
     _remove_temp_dirs()
     name = signal.Signals(signum).name
     try:
-        os.write(2, f"skindose: interrupted by {name}; no partial output left\n".encode())
+        os.write(2, f"skindose: interrupted by {name}; {_RUN.interrupt_note}\n".encode())
     except OSError:
         pass
     os._exit(128 + signum)
@@ -330,25 +344,31 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    As the program (``argv`` None, on the main thread: the ``skindose`` command, see
+    :mod:`_skindose_launch`) it does not return: it ends the process with the exit code.
+    """
     old = _install_signal_handlers()
+    program = argv is None and old is not None
     _RUN.rc = None
+    _RUN.interrupt_note = NO_PARTIAL_OUTPUT
     try:
         _robust_streams()
         rc = _main(argv, threaded=old is not None)
-        if argv is None and old is not None:  # the program itself: leave now, see _leave
-            _leave(rc)
-        return rc
     except KeyboardInterrupt:  # before the handlers were installed, or embedded in a thread
-        print("skindose: interrupted by SIGINT; no partial output left", file=sys.stderr)
         _remove_temp_dirs()
-        return EXIT_SIGINT
+        print(f"skindose: interrupted by SIGINT; {_RUN.interrupt_note}", file=sys.stderr)
+        rc = EXIT_SIGINT
     except BrokenPipeError:
         _silence_stdout()
-        return _RUN.rc if _RUN.rc is not None else EXIT_OK
+        rc = _RUN.rc if _RUN.rc is not None else EXIT_OK
     finally:
         if argv is not None:  # called in-process (tests, embedding): give the handlers back;
             _restore_signal_handlers(old)  # as the program, keep them until the process ends
+    if program:  # leave now, see _leave
+        _leave(rc)
+    return rc
 
 
 def _leave(rc: int) -> None:
@@ -389,6 +409,10 @@ def _main(argv: Sequence[str] | None, *, threaded: bool) -> int:
     if func is None:
         parser.print_help()
         return EXIT_OK
+    if args.command in _INTERRUPT_NOTES:
+        _RUN.interrupt_note = _INTERRUPT_NOTES[args.command].format(**vars(args))
+    if args.command == "batch":
+        _quiet_resource_tracker()
     main_thread = threading.current_thread() is threading.main_thread()
     if getattr(args, "own_signals", False) and main_thread:
         # a long-running command that handles SIGINT/SIGTERM itself (skindose serve finishes
@@ -413,6 +437,35 @@ def _main(argv: Sequence[str] | None, *, threaded: bool) -> int:
         _error_line(f"internal error ({type(exc).__name__}: {exc}); this is a bug in skindose, "
                     "please report it (SKINDOSE_DEBUG=1 shows the traceback)", prefix="")
         return EXIT_INTERNAL
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr on /dev/null.
+
+    ``batch`` starts worker processes; when an interrupt ends the process at once
+    (``os._exit``), the tracker removes the semaphores they shared and warns about "leaked
+    semaphore objects" on stderr: two lines of noise after the interrupt's one line. Started
+    here first, with file descriptor 2 pointing at /dev/null for that moment, it still cleans up,
+    silently.
+    """
+    try:
+        from multiprocessing import resource_tracker
+
+        saved = os.dup(2)
+    except (ImportError, OSError):  # pragma: no cover - no multiprocessing or no stderr
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            resource_tracker.ensure_running()
+        finally:
+            os.dup2(saved, 2)
+            os.close(devnull)
+    except OSError:  # pragma: no cover - then the tracker starts later, as it would anyway
+        pass
+    finally:
+        os.close(saved)
 
 
 def _error_line(message: str, *, prefix: str = "error: ") -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EXPECTED_RC = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: what the ``skindose`` console script runs (pyproject.toml [project.scripts])
+LAUNCHER = "_skindose_launch"
 
 
 @dataclass
@@ -47,7 +49,7 @@ def interrupt(args: list[str], cwd: Path, out: Path, sig: int, delay_s: float,
               timeout_s: float = 300.0) -> Ending:
     """Run ``skindose ARGS`` in ``cwd``, send ``sig`` after ``delay_s`` and judge the ending."""
     env = dict(os.environ)
-    p = subprocess.Popen([sys.executable, "-m", "skindose.cli", *args], cwd=cwd, env=env,
+    p = subprocess.Popen([sys.executable, "-m", LAUNCHER, *args], cwd=cwd, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          preexec_fn=_default_dispositions)
     time.sleep(delay_s)
