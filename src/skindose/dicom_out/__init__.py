@@ -16,13 +16,33 @@ See ``docs/dicom_out.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from skindose.dicom_out.image import FIGURES, build_dose_image, figure_list
-from skindose.dicom_out.prdsr import PRDSR_SOP_CLASS_UID, build_prdsr, device_observer_uid
-from skindose.dicom_out.read import PatientDoseReport, format_prdsr, is_prdsr, read_prdsr
-from skindose.dicom_out.send import Peer, parse_peer, send_files
+if TYPE_CHECKING:
+    from skindose.dicom_out.image import FIGURES, build_dose_image, figure_list
+    from skindose.dicom_out.prdsr import PRDSR_SOP_CLASS_UID, build_prdsr, device_observer_uid
+    from skindose.dicom_out.read import PatientDoseReport, format_prdsr, is_prdsr, read_prdsr
+    from skindose.dicom_out.send import Peer, parse_peer, send_files
+
+#: Public names and the submodule that defines each: imported on first use, so that the CLI
+#: (which registers this package's options for every command) does not load matplotlib and
+#: pydicom's writers for ``skindose inspect``.
+_LAZY = {
+    "FIGURES": "image", "build_dose_image": "image", "figure_list": "image",
+    "PRDSR_SOP_CLASS_UID": "prdsr", "build_prdsr": "prdsr", "device_observer_uid": "prdsr",
+    "PatientDoseReport": "read", "format_prdsr": "read", "is_prdsr": "read",
+    "read_prdsr": "read", "Peer": "send", "parse_peer": "send", "send_files": "send",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f"skindose.dicom_out.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skindose.dicom_out' has no attribute {name!r}")
 
 __all__ = [
     "FIGURES",
@@ -64,6 +84,9 @@ def write_dicom_outputs(result: Any, out_dir: str | Path,
     list of Path
         The written files, image first (send them in this order: the SR references the image).
     """
+    from skindose.dicom_out.image import build_dose_image
+    from skindose.dicom_out.prdsr import build_prdsr
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
