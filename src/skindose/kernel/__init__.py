@@ -127,8 +127,6 @@ CLUSTER_SIZE = 32
 EVENT_BLOCK = 128
 #: Visibility-grid bin width, in units of the mean projected box of the in-field triangles.
 GRID_DENSITY = 0.5
-#: A triangle whose projected box covers more bins than this is tested by every ray instead.
-GRID_MAX_SPAN = 64
 #: Padding of projected boxes and of the pyramid cull, in tangent units (≈ 0.6 µm at 60 cm).
 PROJ_PAD = 1e-9
 _SAMPLE_ROWS = 4096
@@ -540,7 +538,7 @@ def accumulate_dose(
         kernel(
             c_sorted, n_sorted, acc.verts, acc.mt, ev, slab,
             thickness if thickness > 0.0 else 1.0, mpf, bool(inverse_square), mode,
-            acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, GRID_MAX_SPAN, EVENT_BLOCK,
+            acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, EVENT_BLOCK,
             *acc.bvh(), acc.cell_order, acc.cluster_start, acc.cluster_ball, out, emax,
             bev, bch, ev_out, ch_out, np.zeros(n if multi else 0),
             np.empty(n if multi else 0, dtype=np.int64), state, peak,
