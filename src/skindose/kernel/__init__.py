@@ -127,6 +127,8 @@ CLUSTER_SIZE = 32
 EVENT_BLOCK = 128
 #: Visibility-grid bin width, in units of the mean projected box of the in-field triangles.
 GRID_DENSITY = 0.5
+#: Events handed to a thread at a time within a block (dynamic schedule; no effect on results).
+PARALLEL_CHUNK = 2
 #: Padding of projected boxes and of the pyramid cull, in tangent units (≈ 0.6 µm at 60 cm).
 PROJ_PAD = 1e-9
 _SAMPLE_ROWS = 4096
@@ -337,6 +339,25 @@ def _parallel_guard():
     return _WORKQUEUE_LOCK if layer == "workqueue" else contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def _chunksize(parallel: bool):
+    """Hand the events of a block to the threads a few at a time (``PARALLEL_CHUNK``).
+
+    Events differ in cost (cells in the field, occluders), so one static half per thread
+    leaves one idle; the schedule cannot change the result (each event owns its slice of the
+    pair buffer; the pairs are summed in event order). Set from Python (thread-local): a
+    jitted call of ``numba.set_parallel_chunksize`` would stop Numba from caching the kernel.
+    """
+    if not parallel:
+        yield
+        return
+    old = numba.set_parallel_chunksize(PARALLEL_CHUNK)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(old)
+
+
 def _accel_for(triangles: ArrayLike, accel: Accel | None) -> Accel:
     if accel is None:
         return prepare(triangles)
@@ -534,7 +555,7 @@ def accumulate_dose(
     mode = _OCCLUSION_MODES[occlusion_structure] if occlusion else 0
     kernel = _numba.accumulate_parallel if parallel else _numba.accumulate_serial
     slab = np.vstack([center, axes, half])
-    with _parallel_guard() if parallel else contextlib.nullcontext():
+    with _parallel_guard() if parallel else contextlib.nullcontext(), _chunksize(parallel):
         kernel(
             c_sorted, n_sorted, acc.verts, acc.mt, ev, slab,
             thickness if thickness > 0.0 else 1.0, mpf, bool(inverse_square), mode,

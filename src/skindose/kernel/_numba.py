@@ -788,13 +788,10 @@ def _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, 
     nbin = gu * gv
     bstart = np.zeros(nbin + 1, dtype=np.int64)
     pbin = np.empty(nl, dtype=np.int64)
-    deep = np.full(nbin, -np.inf)  # deepest origin limit per bin
     for p in range(nl):
         b = _bin(pt[p, 10], tv, sv, gv) * gu + _bin(pt[p, 9], tu, su, gu)
         pbin[p] = b
         bstart[b + 1] += 1
-        if pt[p, 8] > deep[b]:
-            deep[b] = pt[p, 8]
     for b in range(nbin):
         bstart[b + 1] += bstart[b]
     slot = np.empty(nl, dtype=np.int64)  # bin-ordered slot -> origin
@@ -841,29 +838,26 @@ def _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, 
         iv0 = _bin(inf_f[jj, 9] - pad, tv, sv, gv)
         iv1 = _bin(inf_f[jj, 10] + pad, tv, sv, gv)
         for iv in range(iv0, iv1 + 1):
-            for iu in range(iu0, iu1 + 1):
-                bn = iv * gu + iu
-                if kd > deep[bn]:
-                    continue  # every origin of the bin lies in front of the triangle
-                for e in range(bstart[bn], bstart[bn + 1]):
-                    if dk[e] or kd > plim[e]:
+            # the bins iu0..iu1 of row iv hold consecutive slots
+            for e in range(bstart[iv * gu + iu0], bstart[iv * gu + iu1 + 1]):
+                if dk[e] or kd > plim[e]:
+                    continue
+                if not deg:
+                    pa_ = pa[e]
+                    pb_ = pb[e]
+                    if sg * (ea0 * (pb_ - b0) - eb0 * (pa_ - a0)) < th0:
                         continue
-                    if not deg:
-                        pa_ = pa[e]
-                        pb_ = pb[e]
-                        if sg * (ea0 * (pb_ - b0) - eb0 * (pa_ - a0)) < th0:
-                            continue
-                        if sg * (ea1 * (pb_ - b1) - eb1 * (pa_ - a1)) < th1:
-                            continue
-                        if sg * (ea2 * (pb_ - b2) - eb2 * (pa_ - a2)) < th2:
-                            continue
-                    if own[e] == jj:
+                    if sg * (ea1 * (pb_ - b1) - eb1 * (pa_ - a1)) < th1:
                         continue
-                    p = slot[e]
-                    t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5], pt[p, 6],
-                                      mt, q)
-                    if t > pt[p, 7] and t < 1.0:
-                        dk[e] = 1
+                    if sg * (ea2 * (pb_ - b2) - eb2 * (pa_ - a2)) < th2:
+                        continue
+                if own[e] == jj:
+                    continue
+                p = slot[e]
+                t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5], pt[p, 6],
+                                  mt, q)
+                if t > pt[p, 7] and t < 1.0:
+                    dk[e] = 1
     for g in range(ng):  # straddling the focal spot's plane: every ray
         qq = glob[g]
         for e in range(nl):
@@ -974,22 +968,27 @@ def accumulate_parallel(
     """
     n_ev = ev.shape[0]
     nc = cluster_ball.shape[0]
+    # Buffers live across blocks (fresh pages for every block cost page faults, which the
+    # threads take one at a time); the pair buffer grows when a block needs more.
+    keep = np.empty((min(block, n_ev), nc), dtype=np.uint8)
+    cnt = np.empty(block, dtype=np.int64)
+    off = np.empty(block + 1, dtype=np.int64)
+    npair = np.empty(block, dtype=np.int64)
+    pidx = np.empty(0, dtype=np.int64)
+    pdose = np.empty(0)
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
-        keep = np.empty((nb, nc), dtype=np.uint8)
         # np.zeros would be a parallel region of its own (Numba turns array expressions
         # into parfors); every region costs a thread wake-up, so only the two loops are.
-        cnt = np.empty(nb, dtype=np.int64)
         for ii in prange(nb):
             cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
-        off = np.empty(nb + 1, dtype=np.int64)
         off[0] = 0
         for ii in range(nb):
             off[ii + 1] = off[ii] + cnt[ii]
-        pidx = np.empty(off[nb], dtype=np.int64)
-        pdose = np.empty(off[nb])
-        npair = np.empty(nb, dtype=np.int64)
+        if off[nb] > pidx.shape[0]:
+            pidx = np.empty(off[nb] + off[nb] // 4, dtype=np.int64)
+            pdose = np.empty(pidx.shape[0])
         for ii in prange(nb):
             npair[ii] = _event_pairs(
                 e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
@@ -1012,19 +1011,23 @@ def accumulate_serial(
     """Serial twin of :func:`accumulate_parallel` (same body, ``range`` for ``prange``)."""
     n_ev = ev.shape[0]
     nc = cluster_ball.shape[0]
+    keep = np.empty((min(block, n_ev), nc), dtype=np.uint8)
+    cnt = np.empty(block, dtype=np.int64)
+    off = np.empty(block + 1, dtype=np.int64)
+    npair = np.empty(block, dtype=np.int64)
+    pidx = np.empty(0, dtype=np.int64)
+    pdose = np.empty(0)
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
-        keep = np.empty((nb, nc), dtype=np.uint8)
-        cnt = np.zeros(nb, dtype=np.int64)
         for ii in range(nb):
             cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
-        off = np.zeros(nb + 1, dtype=np.int64)
+        off[0] = 0
         for ii in range(nb):
             off[ii + 1] = off[ii] + cnt[ii]
-        pidx = np.empty(off[nb], dtype=np.int64)
-        pdose = np.empty(off[nb])
-        npair = np.zeros(nb, dtype=np.int64)
+        if off[nb] > pidx.shape[0]:
+            pidx = np.empty(off[nb] + off[nb] // 4, dtype=np.int64)
+            pdose = np.empty(pidx.shape[0])
         for ii in range(nb):
             npair[ii] = _event_pairs(
                 e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
