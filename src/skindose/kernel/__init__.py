@@ -53,42 +53,63 @@ within 0.1 % everywhere. Its cost falls only on cells cut by a field edge (clipp
 triangle by four lines, ≈ 50 flops, a few % of the in-field cells), i.e. it is cheaper than
 16 pyramid tests on every in-field cell. Hence exact clipping.
 
-Occlusion: a per-event visibility grid (and why)
-------------------------------------------------
+Occlusion: a per-event grid of ray origins (and why)
+----------------------------------------------------
 * **Per event** the in-field triangles (those of the clusters that meet the pyramid, with
   vertices in front of the focal spot, whose projected box meets the field, padded by
-  ``PROJ_PAD``) are binned by their padded projected bounding box into a 2-D grid over the
-  field (bin ≈ ``GRID_DENSITY`` × the mean projected box). A segment from an origin inside
-  the pyramid to S_i projects to the single point (a_o, b_o), so any triangle it meets
-  covers that point and is in that point's bin: the grid's candidate list is a superset,
-  and the exact Möller–Trumbore test on the candidates makes the *same* decisions as the
-  previous BVH (asserted bit-identical on the twin scenes and in the benchmark). Two cheap
-  exact prefilters: a triangle whose nearest vertex is deeper than the origin, or whose
-  projected triangle misses (a_o, b_o) by more than ``PROJ_PAD``, cannot be hit. Triangles
-  straddling the focal spot's plane, or covering more than ``GRID_MAX_SPAN`` bins, are
-  tested by every ray.
+  ``PROJ_PAD``) are listed with their projected vertices and boxes. A segment from an origin
+  inside the pyramid to S_i projects to the single point (a_o, b_o), so a triangle it meets
+  covers that point: only the pairs (origin, triangle) whose point lies in a bin of the
+  triangle's padded projected box in a 2-D grid over the field (bin ≈ ``GRID_DENSITY`` × the
+  mean projected box) can be hits, and the exact Möller–Trumbore test on those pairs makes
+  the *same* decisions as the BVH (asserted bit-identical on the twin scenes and in the
+  benchmark). Two cheap exact prefilters: a triangle whose nearest vertex is deeper than the
+  origin, or whose projected triangle misses (a_o, b_o) by more than ``PROJ_PAD``, cannot be
+  hit. Triangles straddling the focal spot's plane are tested by every ray.
+* **How the pairs are enumerated** (measured, ``benchmarks/README.md``): the *lit cells'
+  origins* are binned (one entry each, copied in bin order), and each in-field triangle
+  walks the rows of its box with its own constants in registers. The earlier version binned
+  every triangle into each bin of its box (≈ 4–9 entries per triangle, two passes) and
+  queried per origin; the pairs are the same, but building that grid cost as much as the
+  queries. Triangles covering many bins no longer need an "every ray" list.
 * **Closed meshes** (``prepare(..., closed=True)``; ``Phantom.accel`` when the mesh is
-  watertight and consistently wound): only source-facing triangles enter the grid. A segment
+  watertight and consistently wound): only source-facing triangles are occluders. A segment
   from the skin to the focal spot (both outside every closed surface) that crosses a closed
   surface must leave it through a source-facing triangle, so the decisions are unchanged
   (bit-identical to the BVH on the benchmark scenes and on the closed twin scenes); only
   exact edge or vertex hits could differ, as for any non-watertight ray test.
 * The BVH stays (median split, leaves of ≤ 4 triangles) for :func:`first_hit_distance` and
   as ``occlusion_structure="bvh"`` for tests and benchmarks.
-* **Measured** (``benchmarks/README.md``, 2-core machine shared with 7 other jobs, load 5–10,
-  CPU time of one thread): the grid is 1.3–2× faster than the BVH, but occlusion-on still
-  costs 2.5–3.3× occlusion-off (target 1.5×): per event the grid build (≈ 50 ns per in-field
-  triangle) and the queries (≈ 100 ns per lit cell) are each about as costly as the
-  projection pass that occlusion-off does anyway.
+* **Cost** (``benchmarks/README.md``; 2-core machine shared with other jobs, CPU time of one
+  thread, same process, interleaved): occlusion-on costs ≈ 2.0× occlusion-off at 50k cells and
+  ≈ 2.2–2.4× at 200k (before: 2.2–2.6× and 2.7–2.9×), against a target of 1.5×. What remains
+  is the pair tests (≈ 10 per lit cell, mostly neighbours that the 2-D point test rejects);
+  the binning and the ray origins cost ≈ 0.02–0.05 ms per event.
 
 Parallel work and determinism
 -----------------------------
-The events of a block (``EVENT_BLOCK``) run in parallel, each event computing its list of
-(cell, dose) pairs into its own slice of one buffer; then one thread adds the pairs into
-``out`` in event order. Each cell thus sums its events in event order whatever the number of
-threads: 1 thread, 2 threads and the serial variant give bit-identical maps. (The previous
-kernel ran in parallel over cell clusters within each event block; the clusters lit by a
-beam are few, so the static schedule left one thread idle much of the time.)
+The events of a block (``EVENT_BLOCK``) run in parallel, handed to the threads
+``PARALLEL_CHUNK`` at a time (events differ in cost; a static half per thread leaves one
+idle), each event computing its list of (cell, dose) pairs into its own slice of one buffer
+that lives across blocks; then one thread adds the pairs into ``out`` in event order. Each
+cell thus sums its events in event order whatever the number of threads or the schedule:
+1 thread, 2 threads and the serial variant give bit-identical maps. The serial part is the
+summation (a few ns per lit pair, ≈ 1 % of an event). A whole computation is *one* call
+(``beam_event``, ``event_max_dose``, ``beam_chunk``, ``chunk_psd``): two parallel regions
+per 128 events instead of a call, a Python wrapper and two regions per timeline chunk.
+
+Events of several beams and the PSD timeline
+--------------------------------------------
+With ``beam_event`` the beams of one event (consecutive rows) are summed per cell in a
+scratch map first (in beam order, from 0) and each touched cell then adds its event sum into
+``out``: bit for bit one call per event into a zeroed scratch map plus ``out += scratch``.
+The event's maximum is the largest event sum (≥ 0). With ``beam_chunk``/``chunk_psd``,
+``chunk_psd[k]`` is the largest cell of ``out`` once every beam of chunks ≤ k is added: a
+running maximum over the updated cells, exact because every addend is ≥ 0 (no cell ever
+decreases). The summation runs in event order; the previous ``compute`` loop added, within a
+chunk, its single-beam events before its multi-beam ones, so its maps can differ from one
+call's in the last bit where both kinds share a chunk (``tests/kernel/test_kernel_timeline.py``
+asserts bit-identity where the orders agree, 1e-14 elsewhere; maxima equal).
 
 Acceleration structure and per-call cost
 ----------------------------------------
@@ -472,7 +493,7 @@ def accumulate_dose(
         From :func:`prepare` on the same triangles (e.g. ``phantom.accel``); built for this
         call when None.
     occlusion_structure
-        ``"grid"`` (the per-event visibility grid) or ``"bvh"`` (the mesh's BVH): the same
+        ``"grid"`` (the per-event grid of ray origins) or ``"bvh"`` (the mesh's BVH): the same
         decisions; ``"bvh"`` exists for tests and benchmarks.
     beam_event
         (e,) int, non-decreasing, >= 0: the event of each beam (an event may have several

@@ -467,7 +467,7 @@ def _coverage(a0, b0, a1, b1, a2, b2, tu, tv, buf):
 
 
 # ---------------------------------------------------------------------------------------
-# One event: in-field triangles, visibility grid, dose pairs
+# One event: in-field triangles, grid of ray origins, dose pairs
 # ---------------------------------------------------------------------------------------
 
 
@@ -519,10 +519,10 @@ def _event_pairs(
 
     Returns the number of pairs. ``keep_row``/``cnt`` come from :func:`_cull`. The pairs come
     out in cluster order (deterministic, independent of the thread that runs the event).
-    ``occl_mode``: 0 off, 1 the per-event visibility grid, 2 the BVH (same decisions; kept for
-    benchmarks and tests). ``closed``: the mesh is closed (watertight), so only source-facing
-    triangles need to enter the grid (a segment that crosses a closed surface leaves it
-    through a source-facing triangle).
+    ``occl_mode``: 0 off, 1 the per-event grid of ray origins (:func:`_shadow_pass`), 2 the
+    BVH (same decisions; kept for benchmarks and tests). ``closed``: the mesh is closed
+    (watertight), so only source-facing triangles need to be occluders (a segment that
+    crosses a closed surface leaves it through a source-facing triangle).
     """
     sx = ev[i, 0]
     sy = ev[i, 1]
