@@ -583,9 +583,26 @@ def accumulate_dose(
             acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, EVENT_BLOCK,
             *acc.bvh(), acc.cell_order, acc.cluster_start, acc.cluster_ball, out, emax,
             bev, bch, ev_out, ch_out, np.zeros(n if multi else 0),
-            np.empty(n if multi else 0, dtype=np.int64), state, peak,
+            np.empty(n if multi else 0, dtype=np.int64), state, peak, _leaders(ev),
         )  # fmt: skip
     return out
+
+
+def _leaders(ev: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Per event, the first event of its run of identical geometry within its event block.
+
+    Geometry is the focal spot, the axes and the field (columns 0–13 of the event rows);
+    an event whose geometry equals its predecessor's gets its lit cells, fractions and
+    distances from the run's first event of the same block (only kerma, srp and ln T0
+    differ): the same bits, without a second cull, projection and occlusion pass.
+    """
+    n_ev = ev.shape[0]
+    idx = np.arange(n_ev, dtype=np.int64)
+    start = np.ones(n_ev, dtype=bool)
+    if n_ev > 1:
+        start[1:] = ~np.all(ev[1:, :14] == ev[:-1, :14], axis=1)
+    start[idx % EVENT_BLOCK == 0] = True
+    return np.maximum.accumulate(np.where(start, idx, 0))
 
 
 def _index_array(name: str, x: ArrayLike, n: int) -> NDArray[np.int64]:

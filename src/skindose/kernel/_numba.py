@@ -509,11 +509,47 @@ def _covers(f, j, a, b, pad):
     return not s * (ea * (b - b2) - eb * (a - a2)) < -pad * (abs(ea) + abs(eb))
 
 
+@njit(cache=True, inline="always")
+def _pair_dose(kerma, srp, log_t0, inverse_square, dist2, length, frac, thickness,
+               max_path_factor):
+    """Dose of one lit cell from its geometry (the one formula of the module docstring)."""
+    dose = kerma
+    if inverse_square:
+        dose = dose * (srp * srp / dist2)
+    if log_t0 != 0.0 and length > 0.0:
+        dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
+    return dose * frac
+
+
+@njit(cache=True)
+def _follow(i, lead_ii, ii, off, npair, pidx, pdose, pgeo, ev, inverse_square, thickness,
+            max_path_factor, emax):
+    """Pairs of event ``i`` from those of an earlier event of the block with the same
+    geometry (focal spot, axes, field; row ``lead_ii`` of the block): the same lit cells,
+    only kerma, srp and ln T0 differ. Bit for bit what :func:`_event_pairs` gives."""
+    kerma = ev[i, 14]
+    srp = ev[i, 15]
+    log_t0 = ev[i, 16]
+    src = off[lead_ii]
+    dst = off[ii]
+    best = 0.0
+    for k in range(npair[lead_ii]):
+        dose = _pair_dose(kerma, srp, log_t0, inverse_square, pgeo[src + k, 0],
+                          pgeo[src + k, 1], pgeo[src + k, 2], thickness, max_path_factor)
+        pidx[dst + k] = pidx[src + k]
+        pdose[dst + k] = dose
+        if dose > best:
+            best = dose
+    emax[i] = best
+    return npair[lead_ii]
+
+
 @njit(cache=True)
 def _event_pairs(
     i, keep_row, cnt, centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
     inverse_square, occl_mode, closed, eps_mm, pad, density,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, pidx, pdose, off, emax,
+    pgeo, store,
 ):  # fmt: skip
     """Dose pairs (original cell index, dose) of event ``i``, written at ``pidx[off:]``.
 
@@ -729,6 +765,8 @@ def _event_pairs(
                      density)
 
     # ---- pass 4: dose of the lit cells that are not in shadow, in cluster order
+    # With ``store`` (a later event of the block has this geometry) the per-pair geometry
+    # (dist², slab length, fraction) is kept in ``pgeo`` for :func:`_follow`.
     kerma = ev[i, 14]
     srp = ev[i, 15]
     log_t0 = ev[i, 16]
@@ -742,16 +780,17 @@ def _event_pairs(
         dy = centroids[q, 1] - sy
         dz = centroids[q, 2] - sz
         dist2 = dx * dx + dy * dy + dz * dz
-        dose = kerma
-        if inverse_square:
-            dose = dose * (srp * srp / dist2)
-        if log_t0 != 0.0:
+        length = 0.0
+        if log_t0 != 0.0 or store:
             length = _slab_length(sx, sy, sz, dx, dy, dz, math.sqrt(dist2), slab)
-            if length > 0.0:
-                dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
-        dose = dose * pt[p, 0]
+        dose = _pair_dose(kerma, srp, log_t0, inverse_square, dist2, length, pt[p, 0],
+                          thickness, max_path_factor)
         pidx[off + npair] = cell_order[q]
         pdose[off + npair] = dose
+        if store:
+            pgeo[off + npair, 0] = dist2
+            pgeo[off + npair, 1] = length
+            pgeo[off + npair, 2] = pt[p, 0]
         npair += 1
         if dose > best:
             best = dose
@@ -956,7 +995,7 @@ def accumulate_parallel(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
     inverse_square, occl_mode, closed, eps_mm, pad, density, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
-    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak,
+    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak, lead,
 ):  # fmt: skip
     """Add every event's dose into ``out`` (original cell order), in parallel over events.
 
@@ -976,6 +1015,7 @@ def accumulate_parallel(
     npair = np.empty(block, dtype=np.int64)
     pidx = np.empty(0, dtype=np.int64)
     pdose = np.empty(0)
+    pgeo = np.empty((0, 3))
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
@@ -989,13 +1029,29 @@ def accumulate_parallel(
         if off[nb] > pidx.shape[0]:
             pidx = np.empty(off[nb] + off[nb] // 4, dtype=np.int64)
             pdose = np.empty(pidx.shape[0])
+        n_follow = 0
+        for ii in range(nb):
+            if lead[e0 + ii] != e0 + ii:
+                n_follow += 1
+        if n_follow and off[nb] > pgeo.shape[0]:
+            pgeo = np.empty((off[nb] + off[nb] // 4, 3))
         for ii in prange(nb):
-            npair[ii] = _event_pairs(
-                e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
-                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
-                node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
-                pidx, pdose, off[ii], emax,
-            )  # fmt: skip
+            i = e0 + ii
+            if lead[i] != i:
+                npair[ii] = 0  # filled from its leader below
+            else:
+                npair[ii] = _event_pairs(
+                    i, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
+                    max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                    pidx, pdose, off[ii], emax, pgeo, i + 1 < n_ev and lead[i + 1] == i,
+                )  # fmt: skip
+        if n_follow:
+            for ii in prange(nb):
+                i = e0 + ii
+                if lead[i] != i:
+                    npair[ii] = _follow(i, lead[i] - e0, ii, off, npair, pidx, pdose, pgeo, ev,
+                                        inverse_square, thickness, max_path_factor, emax)
         _add_pairs(e0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
                    event_out, chunk_out, scratch, touched, state, peak)
     _close_chunks(chunk_out, state, peak)
@@ -1006,7 +1062,7 @@ def accumulate_serial(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
     inverse_square, occl_mode, closed, eps_mm, pad, density, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
-    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak,
+    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak, lead,
 ):  # fmt: skip
     """Serial twin of :func:`accumulate_parallel` (same body, ``range`` for ``prange``)."""
     n_ev = ev.shape[0]
@@ -1017,6 +1073,7 @@ def accumulate_serial(
     npair = np.empty(block, dtype=np.int64)
     pidx = np.empty(0, dtype=np.int64)
     pdose = np.empty(0)
+    pgeo = np.empty((0, 3))
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
@@ -1028,13 +1085,29 @@ def accumulate_serial(
         if off[nb] > pidx.shape[0]:
             pidx = np.empty(off[nb] + off[nb] // 4, dtype=np.int64)
             pdose = np.empty(pidx.shape[0])
+        n_follow = 0
         for ii in range(nb):
-            npair[ii] = _event_pairs(
-                e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
-                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
-                node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
-                pidx, pdose, off[ii], emax,
-            )  # fmt: skip
+            if lead[e0 + ii] != e0 + ii:
+                n_follow += 1
+        if n_follow and off[nb] > pgeo.shape[0]:
+            pgeo = np.empty((off[nb] + off[nb] // 4, 3))
+        for ii in range(nb):
+            i = e0 + ii
+            if lead[i] != i:
+                npair[ii] = 0  # filled from its leader below
+            else:
+                npair[ii] = _event_pairs(
+                    i, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
+                    max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                    pidx, pdose, off[ii], emax, pgeo, i + 1 < n_ev and lead[i + 1] == i,
+                )  # fmt: skip
+        if n_follow:
+            for ii in range(nb):
+                i = e0 + ii
+                if lead[i] != i:
+                    npair[ii] = _follow(i, lead[i] - e0, ii, off, npair, pidx, pdose, pgeo, ev,
+                                        inverse_square, thickness, max_path_factor, emax)
         _add_pairs(e0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
                    event_out, chunk_out, scratch, touched, state, peak)
     _close_chunks(chunk_out, state, peak)
