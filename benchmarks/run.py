@@ -325,6 +325,36 @@ def threads_case(target_cells: int, n_events: int, repeat: int) -> list[dict]:
     } for w in ways]  # fmt: skip
 
 
+def reuse_case(target_cells: int, n_events: int, run: int, repeat: int) -> dict:
+    """Events in runs of ``run`` with the same geometry (a fluoroscopy run: same focal spot,
+    axes and field; other kerma) against as many events of distinct geometry; occlusion on,
+    one thread, best of ``repeat`` CPU time. The kernel reuses the first event of each run
+    (within an event block) for the rest."""
+    from skindose import kernel
+
+    kind, _area, ph, ev, slab = _kernel_scene(target_cells, n_events)
+    cen, nrm, tri, accel = ph.centroids, ph.normals, ph.triangles, ph.accel
+    rep = np.repeat(np.arange(n_events // run), run)
+    runs = {k: a[rep] for k, a in ev.items()}
+    runs["kerma"] = ev["kerma"][: rep.size]
+    cases = {"distinct": {k: a[: rep.size] for k, a in ev.items()}, "runs": runs}
+    kernel.accumulate_dose(cen, nrm, tri, **{k: a[:2] for k, a in ev.items()}, **slab,
+                           accel=accel, parallel=False)
+    cpu = {k: np.inf for k in cases}
+    l0 = load()
+    for _ in range(repeat):
+        for name, c in cases.items():
+            c0 = time.process_time()
+            kernel.accumulate_dose(cen, nrm, tri, **c, **slab, accel=accel, parallel=False)
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    return {
+        "phantom": kind, "cells": ph.n_cells, "events": int(rep.size), "run": run,
+        "cpu_ms_per_event_distinct": cpu["distinct"] / rep.size * 1e3,
+        "cpu_ms_per_event_runs": cpu["runs"] / rep.size * 1e3,
+        "speedup": cpu["distinct"] / cpu["runs"], "load": round(max(l0, load()), 2),
+    }
+
+
 def _in_pyramid(p: np.ndarray, u, v, w, t: float) -> np.ndarray:
     """Points p (relative to the focal spot) inside the square pyramid of half-tangent t."""
     dw, du, dv = p @ w, p @ u, p @ v
@@ -601,6 +631,10 @@ def main(argv: list[str] | None = None) -> dict:
             say(f"kernel threads: ~{cells} cells × {n_ev} events, 1 vs all threads")
             res["kernel_threads"] = threads_case(cells, n_ev, rep)
             write_csv(out / "kernel_threads.csv", res["kernel_threads"])
+        if cfg["threads_case"]:
+            say("kernel reuse: runs of 10 events with the same geometry vs distinct")
+            res["kernel_reuse"] = [reuse_case(50_000, 1_000, 10, cfg["kernel_repeat"])]
+            write_csv(out / "kernel_reuse.csv", res["kernel_reuse"])
         if cfg["coverage"]:
             say("kernel coverage: plane, fields 20–300 mm, cells 4 / 1 / 0.25 cm²")
             res["kernel_coverage"] = coverage_table()
