@@ -260,12 +260,14 @@ def kernel_case(target_cells: int, n_events: int, repeat: int, area: float | Non
     return rows
 
 
-def threads_case(target_cells: int, n_events: int, repeat: int) -> dict:
+def threads_case(target_cells: int, n_events: int, repeat: int) -> list[dict]:
     """1 vs all Numba threads on one kernel workload (occlusion on), interleaved, best of.
 
-    The workload of a ``compute`` of ``n_events`` single-beam events: one call per chunk of
-    ``n_events / 64`` events (compute's PSD timeline), on the adult of ``target_cells``.
-    ``identical``: the two dose maps are bit-identical.
+    The workload of a ``compute`` of ``n_events`` single-beam events with a 64-point PSD
+    timeline, run two ways: ``chunked`` (one call per chunk of ``n_events / 64`` events, the
+    previous ``compute`` loop, ``out.max()`` after each) and ``one_call`` (one call with
+    ``beam_chunk`` / ``chunk_psd``). ``cpu_seconds_1``: CPU time of the 1-thread run.
+    ``identical``: all four dose maps are bit-identical and both timelines equal.
     """
     import numba
 
@@ -274,35 +276,83 @@ def threads_case(target_cells: int, n_events: int, repeat: int) -> dict:
     kind, _area, ph, ev, slab = _kernel_scene(target_cells, n_events)
     cen, nrm, tri, accel = ph.centroids, ph.normals, ph.triangles, ph.accel
     bounds = np.unique(np.round(np.linspace(0, n_events, 65)).astype(int))
+    beam_chunk = np.searchsorted(bounds, np.arange(n_events), side="right") - 1
     top = numba.config.NUMBA_NUM_THREADS
     kernel.accumulate_dose(cen, nrm, tri, **{k: a[:2] for k, a in ev.items()}, **slab,
                            accel=accel)
 
-    def run_once() -> tuple[float, np.ndarray]:
+    def chunked() -> tuple[np.ndarray, np.ndarray]:
         out = np.zeros(ph.n_cells)
-        t0 = time.perf_counter()
+        psd = []
         for lo, hi in itertools.pairwise(bounds):
             kernel.accumulate_dose(cen, nrm, tri, **{k: a[lo:hi] for k, a in ev.items()},
                                    **slab, accel=accel, out=out)
-        return time.perf_counter() - t0, out
+            psd.append(out.max())
+        return out, np.array(psd)
 
-    best = {1: np.inf, top: np.inf}
+    def one_call() -> tuple[np.ndarray, np.ndarray]:
+        psd = np.zeros(len(bounds) - 1)
+        out = kernel.accumulate_dose(cen, nrm, tri, **ev, **slab, accel=accel,
+                                     beam_chunk=beam_chunk, chunk_psd=psd)
+        return out, psd
+
+    ways = {"chunked": chunked, "one_call": one_call}
+    best = {(w, th): np.inf for w in ways for th in (1, top)}
+    cpu1 = {w: np.inf for w in ways}
     maps = {}
     l0 = load()
     try:
         for _ in range(repeat):
-            for th in (1, top):
-                numba.set_num_threads(th)
-                dt, maps[th] = run_once()
-                best[th] = min(best[th], dt)
+            for w, fn in ways.items():
+                for th in (1, top):
+                    numba.set_num_threads(th)
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    maps[(w, th)] = fn()
+                    best[(w, th)] = min(best[(w, th)], time.perf_counter() - t0)
+                    if th == 1:
+                        cpu1[w] = min(cpu1[w], time.process_time() - c0)
     finally:
         numba.set_num_threads(top)
-    return {
+    ref = maps[("chunked", 1)]
+    same = all(np.array_equal(m[0], ref[0]) and np.array_equal(m[1], ref[1])
+               for m in maps.values())
+    l1 = load()
+    return [{
         "phantom": kind, "cells": ph.n_cells, "events": n_events, "chunks": len(bounds) - 1,
-        "threads": top, "seconds_1": best[1], f"seconds_{top}": best[top],
-        "speedup": best[1] / best[top], "identical": bool(np.array_equal(maps[1], maps[top])),
-        "load": round(max(l0, load()), 2),
-    }  # fmt: skip
+        "way": w, "threads": top, "seconds_1": best[(w, 1)], f"seconds_{top}": best[(w, top)],
+        "cpu_seconds_1": cpu1[w], "speedup": best[(w, 1)] / best[(w, top)],
+        "identical": same, "load": round(max(l0, l1), 2),
+    } for w in ways]  # fmt: skip
+
+
+def reuse_case(target_cells: int, n_events: int, run: int, repeat: int) -> dict:
+    """Events in runs of ``run`` with the same geometry (a fluoroscopy run: same focal spot,
+    axes and field; other kerma) against as many events of distinct geometry; occlusion on,
+    one thread, best of ``repeat`` CPU time. The kernel reuses the first event of each run
+    (within an event block) for the rest."""
+    from skindose import kernel
+
+    kind, _area, ph, ev, slab = _kernel_scene(target_cells, n_events)
+    cen, nrm, tri, accel = ph.centroids, ph.normals, ph.triangles, ph.accel
+    rep = np.repeat(np.arange(n_events // run), run)
+    runs = {k: a[rep] for k, a in ev.items()}
+    runs["kerma"] = ev["kerma"][: rep.size]
+    cases = {"distinct": {k: a[: rep.size] for k, a in ev.items()}, "runs": runs}
+    kernel.accumulate_dose(cen, nrm, tri, **{k: a[:2] for k, a in ev.items()}, **slab,
+                           accel=accel, parallel=False)
+    cpu = {k: np.inf for k in cases}
+    l0 = load()
+    for _ in range(repeat):
+        for name, c in cases.items():
+            c0 = time.process_time()
+            kernel.accumulate_dose(cen, nrm, tri, **c, **slab, accel=accel, parallel=False)
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    return {
+        "phantom": kind, "cells": ph.n_cells, "events": int(rep.size), "run": run,
+        "cpu_ms_per_event_distinct": cpu["distinct"] / rep.size * 1e3,
+        "cpu_ms_per_event_runs": cpu["runs"] / rep.size * 1e3,
+        "speedup": cpu["distinct"] / cpu["runs"], "load": round(max(l0, load()), 2),
+    }
 
 
 def _in_pyramid(p: np.ndarray, u, v, w, t: float) -> np.ndarray:
@@ -579,8 +629,12 @@ def main(argv: list[str] | None = None) -> dict:
         if cfg["threads_case"]:
             cells, n_ev, rep = cfg["threads_case"]
             say(f"kernel threads: ~{cells} cells × {n_ev} events, 1 vs all threads")
-            res["kernel_threads"] = [threads_case(cells, n_ev, rep)]
+            res["kernel_threads"] = threads_case(cells, n_ev, rep)
             write_csv(out / "kernel_threads.csv", res["kernel_threads"])
+        if cfg["threads_case"]:
+            say("kernel reuse: runs of 10 events with the same geometry vs distinct")
+            res["kernel_reuse"] = [reuse_case(50_000, 1_000, 10, cfg["kernel_repeat"])]
+            write_csv(out / "kernel_reuse.csv", res["kernel_reuse"])
         if cfg["coverage"]:
             say("kernel coverage: plane, fields 20–300 mm, cells 4 / 1 / 0.25 cm²")
             res["kernel_coverage"] = coverage_table()

@@ -202,3 +202,31 @@ def test_event_and_chunk_validation():
     with pytest.raises(ValueError, match="one chunk"):
         accumulate_dose(**case, beam_event=np.array([0, 1, 1, 2]),
                         beam_chunk=np.array([0, 0, 1, 1]), chunk_psd=np.zeros(2))
+
+
+@pytest.mark.parametrize("occlusion", [True, False])
+def test_events_of_the_same_geometry_reuse_the_first(occlusion):
+    # Runs of events with the same focal spot, axes and field but other kerma, srp and ln T0
+    # (a fluoroscopy run): the kernel reuses the first event's lit cells; the dose of each
+    # event must be bit for bit that of the event computed alone.
+    case = make_case("box_shadow", 27, n_beams=6)
+    rep = np.array([0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4, 5])
+    rng = np.random.default_rng(27)
+    case = sub(case, rep)
+    case["kerma"] = case["kerma"] * rng.uniform(0.5, 2.0, rep.size)
+    case["srp_mm"] = case["srp_mm"] * rng.uniform(0.9, 1.1, rep.size)
+    case["slab_log_t0"] = np.where(rng.random(rep.size) < 0.3, 0.0, np.log(0.7))
+    accel = prepare(case["triangles"])
+    n = len(case["centroids"])
+    want = np.zeros(n)
+    want_emax = np.zeros(rep.size)
+    for b in range(rep.size):
+        accumulate_dose(**sub(case, slice(b, b + 1)), out=want, event_max=want_emax[b:b + 1],
+                        accel=accel, occlusion=occlusion)
+        assert want_emax[b] > 0.0
+    for parallel in (True, False):
+        emax = np.zeros(rep.size)
+        got = accumulate_dose(**case, event_max=emax, accel=accel, occlusion=occlusion,
+                              parallel=parallel)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(emax, want_emax)

@@ -53,42 +53,72 @@ within 0.1 % everywhere. Its cost falls only on cells cut by a field edge (clipp
 triangle by four lines, ≈ 50 flops, a few % of the in-field cells), i.e. it is cheaper than
 16 pyramid tests on every in-field cell. Hence exact clipping.
 
-Occlusion: a per-event visibility grid (and why)
-------------------------------------------------
+Occlusion: a per-event grid of ray origins (and why)
+----------------------------------------------------
 * **Per event** the in-field triangles (those of the clusters that meet the pyramid, with
   vertices in front of the focal spot, whose projected box meets the field, padded by
-  ``PROJ_PAD``) are binned by their padded projected bounding box into a 2-D grid over the
-  field (bin ≈ ``GRID_DENSITY`` × the mean projected box). A segment from an origin inside
-  the pyramid to S_i projects to the single point (a_o, b_o), so any triangle it meets
-  covers that point and is in that point's bin: the grid's candidate list is a superset,
-  and the exact Möller–Trumbore test on the candidates makes the *same* decisions as the
-  previous BVH (asserted bit-identical on the twin scenes and in the benchmark). Two cheap
-  exact prefilters: a triangle whose nearest vertex is deeper than the origin, or whose
-  projected triangle misses (a_o, b_o) by more than ``PROJ_PAD``, cannot be hit. Triangles
-  straddling the focal spot's plane, or covering more than ``GRID_MAX_SPAN`` bins, are
-  tested by every ray.
+  ``PROJ_PAD``) are listed with their projected vertices and boxes. A segment from an origin
+  inside the pyramid to S_i projects to the single point (a_o, b_o), so a triangle it meets
+  covers that point: only the pairs (origin, triangle) whose point lies in a bin of the
+  triangle's padded projected box in a 2-D grid over the field (bin ≈ ``GRID_DENSITY`` × the
+  mean projected box) can be hits, and the exact Möller–Trumbore test on those pairs makes
+  the *same* decisions as the BVH (asserted bit-identical on the twin scenes and in the
+  benchmark). Two cheap exact prefilters: a triangle whose nearest vertex is deeper than the
+  origin, or whose projected triangle misses (a_o, b_o) by more than ``PROJ_PAD``, cannot be
+  hit. Triangles straddling the focal spot's plane are tested by every ray.
+* **How the pairs are enumerated** (measured, ``benchmarks/README.md``): the *lit cells'
+  origins* are binned (one entry each, copied in bin order), and each in-field triangle
+  walks the rows of its box with its own constants in registers. The earlier version binned
+  every triangle into each bin of its box (≈ 4–9 entries per triangle, two passes) and
+  queried per origin; the pairs are the same, but building that grid cost as much as the
+  queries. Triangles covering many bins no longer need an "every ray" list.
 * **Closed meshes** (``prepare(..., closed=True)``; ``Phantom.accel`` when the mesh is
-  watertight and consistently wound): only source-facing triangles enter the grid. A segment
+  watertight and consistently wound): only source-facing triangles are occluders. A segment
   from the skin to the focal spot (both outside every closed surface) that crosses a closed
   surface must leave it through a source-facing triangle, so the decisions are unchanged
   (bit-identical to the BVH on the benchmark scenes and on the closed twin scenes); only
   exact edge or vertex hits could differ, as for any non-watertight ray test.
 * The BVH stays (median split, leaves of ≤ 4 triangles) for :func:`first_hit_distance` and
   as ``occlusion_structure="bvh"`` for tests and benchmarks.
-* **Measured** (``benchmarks/README.md``, 2-core machine shared with 7 other jobs, load 5–10,
-  CPU time of one thread): the grid is 1.3–2× faster than the BVH, but occlusion-on still
-  costs 2.5–3.3× occlusion-off (target 1.5×): per event the grid build (≈ 50 ns per in-field
-  triangle) and the queries (≈ 100 ns per lit cell) are each about as costly as the
-  projection pass that occlusion-off does anyway.
+* **Cost** (``benchmarks/README.md``; 2-core machine shared with other jobs, CPU time of one
+  thread, same process, interleaved): occlusion-on costs ≈ 2.0–2.3× occlusion-off at 50k
+  cells and ≈ 2.2–2.6× at 200k (before: 2.2–2.6× and 2.7–2.9×), against a target of 1.5×.
+  What remains is the pair tests (≈ 10 per lit cell, mostly neighbours that the 2-D point
+  test rejects); the binning and the ray origins cost ≈ 0.02–0.05 ms per event.
 
 Parallel work and determinism
 -----------------------------
-The events of a block (``EVENT_BLOCK``) run in parallel, each event computing its list of
-(cell, dose) pairs into its own slice of one buffer; then one thread adds the pairs into
-``out`` in event order. Each cell thus sums its events in event order whatever the number of
-threads: 1 thread, 2 threads and the serial variant give bit-identical maps. (The previous
-kernel ran in parallel over cell clusters within each event block; the clusters lit by a
-beam are few, so the static schedule left one thread idle much of the time.)
+The events of a block (``EVENT_BLOCK``) run in parallel, handed to the threads
+``PARALLEL_CHUNK`` at a time (events differ in cost; a static half per thread leaves one
+idle), each event computing its list of (cell, dose) pairs into its own slice of one buffer
+that lives across blocks; then one thread adds the pairs into ``out`` in event order. Each
+cell thus sums its events in event order whatever the number of threads or the schedule:
+1 thread, 2 threads and the serial variant give bit-identical maps. The serial part is the
+summation (a few ns per lit pair, ≈ 1 % of an event). A whole computation is *one* call
+(``beam_event``, ``event_max_dose``, ``beam_chunk``, ``chunk_psd``): two parallel regions
+per 128 events instead of a call, a Python wrapper and two regions per timeline chunk.
+
+Equal geometry
+--------------
+An event whose focal spot, axes and field equal (exactly) the previous event's, in the same
+event block, takes the run's first event's lit cells, covered fractions, distances and slab
+paths and recomputes only the dose from its own kerma, srp and ln T0 (:func:`_leaders`;
+``_follow`` in the Numba module): the same bits without a second cull, projection and
+occlusion pass. Runs of 10 such events (a fluoroscopy run) cost 5.6× less per event on the
+50k-cell adult (``benchmarks/README.md``).
+
+Events of several beams and the PSD timeline
+--------------------------------------------
+With ``beam_event`` the beams of one event (consecutive rows) are summed per cell in a
+scratch map first (in beam order, from 0) and each touched cell then adds its event sum into
+``out``: bit for bit one call per event into a zeroed scratch map plus ``out += scratch``.
+The event's maximum is the largest event sum (≥ 0). With ``beam_chunk``/``chunk_psd``,
+``chunk_psd[k]`` is the largest cell of ``out`` once every beam of chunks ≤ k is added: a
+running maximum over the updated cells, exact because every addend is ≥ 0 (no cell ever
+decreases). The summation runs in event order; the previous ``compute`` loop added, within a
+chunk, its single-beam events before its multi-beam ones, so its maps can differ from one
+call's in the last bit where both kinds share a chunk (``tests/kernel/test_kernel_timeline.py``
+asserts bit-identity where the orders agree, 1e-14 elsewhere; maxima equal).
 
 Acceleration structure and per-call cost
 ----------------------------------------
@@ -127,8 +157,8 @@ CLUSTER_SIZE = 32
 EVENT_BLOCK = 128
 #: Visibility-grid bin width, in units of the mean projected box of the in-field triangles.
 GRID_DENSITY = 0.5
-#: A triangle whose projected box covers more bins than this is tested by every ray instead.
-GRID_MAX_SPAN = 64
+#: Events handed to a thread at a time within a block (dynamic schedule; no effect on results).
+PARALLEL_CHUNK = 2
 #: Padding of projected boxes and of the pyramid cull, in tangent units (≈ 0.6 µm at 60 cm).
 PROJ_PAD = 1e-9
 _SAMPLE_ROWS = 4096
@@ -339,6 +369,25 @@ def _parallel_guard():
     return _WORKQUEUE_LOCK if layer == "workqueue" else contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def _chunksize(parallel: bool):
+    """Hand the events of a block to the threads a few at a time (``PARALLEL_CHUNK``).
+
+    Events differ in cost (cells in the field, occluders), so one static half per thread
+    leaves one idle; the schedule cannot change the result (each event owns its slice of the
+    pair buffer; the pairs are summed in event order). Set from Python (thread-local): a
+    jitted call of ``numba.set_parallel_chunksize`` would stop Numba from caching the kernel.
+    """
+    if not parallel:
+        yield
+        return
+    old = numba.set_parallel_chunksize(PARALLEL_CHUNK)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(old)
+
+
 def _accel_for(triangles: ArrayLike, accel: Accel | None) -> Accel:
     if accel is None:
         return prepare(triangles)
@@ -453,7 +502,7 @@ def accumulate_dose(
         From :func:`prepare` on the same triangles (e.g. ``phantom.accel``); built for this
         call when None.
     occlusion_structure
-        ``"grid"`` (the per-event visibility grid) or ``"bvh"`` (the mesh's BVH): the same
+        ``"grid"`` (the per-event grid of ray origins) or ``"bvh"`` (the mesh's BVH): the same
         decisions; ``"bvh"`` exists for tests and benchmarks.
     beam_event
         (e,) int, non-decreasing, >= 0: the event of each beam (an event may have several
@@ -536,16 +585,33 @@ def accumulate_dose(
     mode = _OCCLUSION_MODES[occlusion_structure] if occlusion else 0
     kernel = _numba.accumulate_parallel if parallel else _numba.accumulate_serial
     slab = np.vstack([center, axes, half])
-    with _parallel_guard() if parallel else contextlib.nullcontext():
+    with _parallel_guard() if parallel else contextlib.nullcontext(), _chunksize(parallel):
         kernel(
             c_sorted, n_sorted, acc.verts, acc.mt, ev, slab,
             thickness if thickness > 0.0 else 1.0, mpf, bool(inverse_square), mode,
-            acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, GRID_MAX_SPAN, EVENT_BLOCK,
+            acc.closed, OCCLUSION_EPS_MM, PROJ_PAD, GRID_DENSITY, EVENT_BLOCK,
             *acc.bvh(), acc.cell_order, acc.cluster_start, acc.cluster_ball, out, emax,
             bev, bch, ev_out, ch_out, np.zeros(n if multi else 0),
-            np.empty(n if multi else 0, dtype=np.int64), state, peak,
+            np.empty(n if multi else 0, dtype=np.int64), state, peak, _leaders(ev),
         )  # fmt: skip
     return out
+
+
+def _leaders(ev: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Per event, the first event of its run of identical geometry within its event block.
+
+    Geometry is the focal spot, the axes and the field (columns 0–13 of the event rows);
+    an event whose geometry equals its predecessor's gets its lit cells, fractions and
+    distances from the run's first event of the same block (only kerma, srp and ln T0
+    differ): the same bits, without a second cull, projection and occlusion pass.
+    """
+    n_ev = ev.shape[0]
+    idx = np.arange(n_ev, dtype=np.int64)
+    start = np.ones(n_ev, dtype=bool)
+    if n_ev > 1:
+        start[1:] = ~np.all(ev[1:, :14] == ev[:-1, :14], axis=1)
+    start[idx % EVENT_BLOCK == 0] = True
+    return np.maximum.accumulate(np.where(start, idx, 0))
 
 
 def _index_array(name: str, x: ArrayLike, n: int) -> NDArray[np.int64]:

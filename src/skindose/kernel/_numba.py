@@ -467,7 +467,7 @@ def _coverage(a0, b0, a1, b1, a2, b2, tu, tv, buf):
 
 
 # ---------------------------------------------------------------------------------------
-# One event: in-field triangles, visibility grid, dose pairs
+# One event: in-field triangles, grid of ray origins, dose pairs
 # ---------------------------------------------------------------------------------------
 
 
@@ -509,20 +509,56 @@ def _covers(f, j, a, b, pad):
     return not s * (ea * (b - b2) - eb * (a - a2)) < -pad * (abs(ea) + abs(eb))
 
 
+@njit(cache=True, inline="always")
+def _pair_dose(kerma, srp, log_t0, inverse_square, dist2, length, frac, thickness,
+               max_path_factor):
+    """Dose of one lit cell from its geometry (the one formula of the module docstring)."""
+    dose = kerma
+    if inverse_square:
+        dose = dose * (srp * srp / dist2)
+    if log_t0 != 0.0 and length > 0.0:
+        dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
+    return dose * frac
+
+
+@njit(cache=True)
+def _follow(i, lead_ii, ii, off, npair, pidx, pdose, pgeo, ev, inverse_square, thickness,
+            max_path_factor, emax):
+    """Pairs of event ``i`` from those of an earlier event of the block with the same
+    geometry (focal spot, axes, field; row ``lead_ii`` of the block): the same lit cells,
+    only kerma, srp and ln T0 differ. Bit for bit what :func:`_event_pairs` gives."""
+    kerma = ev[i, 14]
+    srp = ev[i, 15]
+    log_t0 = ev[i, 16]
+    src = off[lead_ii]
+    dst = off[ii]
+    best = 0.0
+    for k in range(npair[lead_ii]):
+        dose = _pair_dose(kerma, srp, log_t0, inverse_square, pgeo[src + k, 0],
+                          pgeo[src + k, 1], pgeo[src + k, 2], thickness, max_path_factor)
+        pidx[dst + k] = pidx[src + k]
+        pdose[dst + k] = dose
+        if dose > best:
+            best = dose
+    emax[i] = best
+    return npair[lead_ii]
+
+
 @njit(cache=True)
 def _event_pairs(
     i, keep_row, cnt, centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
-    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span,
+    inverse_square, occl_mode, closed, eps_mm, pad, density,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, pidx, pdose, off, emax,
+    pgeo, store,
 ):  # fmt: skip
     """Dose pairs (original cell index, dose) of event ``i``, written at ``pidx[off:]``.
 
     Returns the number of pairs. ``keep_row``/``cnt`` come from :func:`_cull`. The pairs come
     out in cluster order (deterministic, independent of the thread that runs the event).
-    ``occl_mode``: 0 off, 1 the per-event visibility grid, 2 the BVH (same decisions; kept for
-    benchmarks and tests). ``closed``: the mesh is closed (watertight), so only source-facing
-    triangles need to enter the grid (a segment that crosses a closed surface leaves it
-    through a source-facing triangle).
+    ``occl_mode``: 0 off, 1 the per-event grid of ray origins (:func:`_shadow_pass`), 2 the
+    BVH (same decisions; kept for benchmarks and tests). ``closed``: the mesh is closed
+    (watertight), so only source-facing triangles need to be occluders (a segment that
+    crosses a closed surface leaves it through a source-facing triangle).
     """
     sx = ev[i, 0]
     sy = ev[i, 1]
@@ -551,10 +587,8 @@ def _event_pairs(
     inf_in = np.empty(cnt, dtype=np.bool_)  # all three vertices inside the field
     inf_face = np.empty(cnt, dtype=np.bool_)  # faces the source
     glob = np.empty(cnt, dtype=np.int64)  # straddling the focal spot's plane: every ray
-    big = np.empty(cnt, dtype=np.int64)  # in-field, too big for the grid: every ray
     m = 0
     ng = 0
-    nbig = 0
     aw = 0.0
     bw = 0.0
     for k in range(keep_row.shape[0]):
@@ -633,67 +667,15 @@ def _event_pairs(
     if m == 0:
         return 0
 
-    # ---- visibility grid: in-field triangles binned by their padded projected bounding box
-    gu = 1
-    gv = 1
-    su = 0.0
-    sv = 0.0
-    bstart = np.zeros(2, dtype=np.int64)
-    entries = np.empty(0, dtype=np.int64)
-    if occl_mode == 1:
-        # Bins about ``density`` times the mean projected box of the in-field triangles, so
-        # that a triangle covers a few bins and a bin holds a few triangles per layer.
-        aw = density * aw / m
-        bw = density * bw / m
-        if aw > 0.0 and 2.0 * tu / aw > 1.0:
-            gu = int(min(2.0 * tu / aw, 2048.0))
-        if bw > 0.0 and 2.0 * tv / bw > 1.0:
-            gv = int(min(2.0 * tv / bw, 2048.0))
-        while gu * gv > 4 * m + 16:  # memory bound for pathological scenes
-            gu = max(1, gu // 2)
-            gv = max(1, gv // 2)
-        su = gu / (2.0 * tu)
-        sv = gv / (2.0 * tv)
-        span = np.empty((m, 4), dtype=np.int64)
-        bstart = np.zeros(gu * gv + 1, dtype=np.int64)
-        for j in range(m):
-            iu0 = _bin(inf_f[j, 7] - pad, tu, su, gu)
-            iu1 = _bin(inf_f[j, 8] + pad, tu, su, gu)
-            iv0 = _bin(inf_f[j, 9] - pad, tv, sv, gv)
-            iv1 = _bin(inf_f[j, 10] + pad, tv, sv, gv)
-            if (iu1 - iu0 + 1) * (iv1 - iv0 + 1) > max_span:
-                span[j, 0] = -1
-                big[nbig] = j  # covers too many bins (very close to the source)
-                nbig += 1
-                continue
-            span[j, 0] = iu0
-            span[j, 1] = iu1
-            span[j, 2] = iv0
-            span[j, 3] = iv1
-            for iv in range(iv0, iv1 + 1):
-                for iu in range(iu0, iu1 + 1):
-                    bstart[iv * gu + iu + 1] += 1
-        for b in range(gu * gv):
-            bstart[b + 1] += bstart[b]
-        entries = np.empty(bstart[gu * gv], dtype=np.int64)
-        cursor = bstart[:-1].copy()
-        for j in range(m):
-            if span[j, 0] < 0:
-                continue
-            for iv in range(span[j, 2], span[j, 3] + 1):
-                for iu in range(span[j, 0], span[j, 1] + 1):
-                    b = iv * gu + iu
-                    entries[cursor[b]] = j
-                    cursor[b] += 1
+    # ---- pass 2: coverage, and the occlusion ray of each in-field, source-facing cell
+    # Per lit candidate p (in-field list index lit[p]): 0 frac, 1:4 ray origin o,
+    # 4:7 g = S - o, 7 tmin, 8 depth limit of an occluder's nearest vertex, 9:11 (a, b) of o.
+    lit = np.empty(m, dtype=np.int64)
+    pt = np.empty((m, 11))
+    dark = np.zeros(m, dtype=np.uint8)
     stack = np.empty(128 if occl_mode == 2 else 1, dtype=np.int64)
     buf = np.empty((4, 8))
-
-    # ---- pass 2: dose of the in-field, source-facing, visible cells
-    kerma = ev[i, 14]
-    srp = ev[i, 15]
-    log_t0 = ev[i, 16]
-    npair = 0
-    best = 0.0
+    nl = 0
     for j in range(m):
         if not inf_face[j]:
             continue
@@ -706,17 +688,19 @@ def _event_pairs(
                                      inf_f[j, 4], inf_f[j, 5], tu, tv, buf)
             if not frac > 0.0:
                 continue
-        cx = centroids[q, 0]
-        cy = centroids[q, 1]
-        cz = centroids[q, 2]
-        dx = cx - sx
-        dy = cy - sy
-        dz = cz - sz
-        dist2 = dx * dx + dy * dy + dz * dz
-        dist = math.sqrt(dist2)
+        lit[nl] = j
+        pt[nl, 0] = frac
         if occl_mode != 0:
-            # Ray origin: the centroid when it lies in the pyramid (today's rule, same bits),
-            # else the point of the cell's plane seen at the covered part's centre (ca, cb).
+            # Ray origin: the centroid when it lies in the pyramid (the centroid rule's
+            # decision, same bits), else the point of the cell's plane seen at the covered
+            # part's centre (ca, cb).
+            cx = centroids[q, 0]
+            cy = centroids[q, 1]
+            cz = centroids[q, 2]
+            dx = cx - sx
+            dy = cy - sy
+            dz = cz - sz
+            dist = math.sqrt(dx * dx + dy * dy + dz * dz)
             dwc = dx * wx + dy * wy + dz * wz
             duc = dx * ux + dy * uy + dz * uz
             dvc = dx * vx + dy * vy + dz * vz
@@ -759,56 +743,172 @@ def _event_pairs(
                     gz = sz - oz
                     tmin = eps_mm / math.sqrt(gx * gx + gy * gy + gz * gz)
                     dwo = (ox - sx) * wx + (oy - sy) * wy + (oz - sz) * wz
-            hit = False
             if occl_mode == 2:
-                hit = _occluded(ox, oy, oz, gx, gy, gz, tmin, cell_order[q],
-                                node_box, node_link, tri_geom, tri_id, stack)
-            else:
-                lim = dwo + 1e-6 * (1.0 + abs(dwo))
-                b = _bin(bo, tv, sv, gv) * gu + _bin(ao, tu, su, gu)
-                for e in range(bstart[b], bstart[b + 1]):
-                    jj = entries[e]
-                    if jj == j or inf_f[jj, 6] > lim or not _covers(inf_f, jj, ao, bo, pad):
-                        continue
-                    t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, inf_q[jj])
-                    if t > tmin and t < 1.0:
-                        hit = True
-                        break
-                if not hit:
-                    for g in range(nbig):
-                        jj = big[g]
-                        if jj == j or inf_f[jj, 6] > lim or not _covers(inf_f, jj, ao, bo, pad):
-                            continue
-                        t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, inf_q[jj])
-                        if t > tmin and t < 1.0:
-                            hit = True
-                            break
-                if not hit:
-                    for g in range(ng):
-                        qq = glob[g]
-                        if qq == q:
-                            continue
-                        t = _ray_triangle(ox, oy, oz, gx, gy, gz, mt, qq)
-                        if t > tmin and t < 1.0:
-                            hit = True
-                            break
-            if hit:
-                continue
-        dose = kerma
-        if inverse_square:
-            dose = dose * (srp * srp / dist2)
-        if log_t0 != 0.0:
-            length = _slab_length(sx, sy, sz, dx, dy, dz, dist, slab)
-            if length > 0.0:
-                dose = dose * math.exp(log_t0 * min(length / thickness, max_path_factor))
-        dose = dose * frac
+                dark[nl] = _occluded(ox, oy, oz, gx, gy, gz, tmin, cell_order[q],
+                                     node_box, node_link, tri_geom, tri_id, stack)
+            pt[nl, 1] = ox
+            pt[nl, 2] = oy
+            pt[nl, 3] = oz
+            pt[nl, 4] = gx
+            pt[nl, 5] = gy
+            pt[nl, 6] = gz
+            pt[nl, 7] = tmin
+            pt[nl, 8] = dwo + 1e-6 * (1.0 + abs(dwo))
+            pt[nl, 9] = ao
+            pt[nl, 10] = bo
+        nl += 1
+
+    # ---- pass 3 (grid): the lit cells' ray origins binned by their projection (a, b);
+    # each in-field triangle tests the origins in the bins its padded projected box covers.
+    if occl_mode == 1 and nl > 0:
+        _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, aw, bw,
+                     density)
+
+    # ---- pass 4: dose of the lit cells that are not in shadow, in cluster order
+    # With ``store`` (a later event of the block has this geometry) the per-pair geometry
+    # (dist², slab length, fraction) is kept in ``pgeo`` for :func:`_follow`.
+    kerma = ev[i, 14]
+    srp = ev[i, 15]
+    log_t0 = ev[i, 16]
+    npair = 0
+    best = 0.0
+    for p in range(nl):
+        if dark[p]:
+            continue
+        q = inf_q[lit[p]]
+        dx = centroids[q, 0] - sx
+        dy = centroids[q, 1] - sy
+        dz = centroids[q, 2] - sz
+        dist2 = dx * dx + dy * dy + dz * dz
+        length = 0.0
+        if log_t0 != 0.0 or store:
+            length = _slab_length(sx, sy, sz, dx, dy, dz, math.sqrt(dist2), slab)
+        dose = _pair_dose(kerma, srp, log_t0, inverse_square, dist2, length, pt[p, 0],
+                          thickness, max_path_factor)
         pidx[off + npair] = cell_order[q]
         pdose[off + npair] = dose
+        if store:
+            pgeo[off + npair, 0] = dist2
+            pgeo[off + npair, 1] = length
+            pgeo[off + npair, 2] = pt[p, 0]
         npair += 1
         if dose > best:
             best = dose
     emax[i] = best
     return npair
+
+
+@njit(cache=True)
+def _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, aw, bw,
+                 density):
+    """Occlusion of the ``nl`` lit origins by the ``m`` in-field triangles (and ``glob``).
+
+    The candidate pairs (origin, triangle) are those of a 2-D grid over the field in which
+    each triangle covers the bins of its padded projected box, i.e. exactly the pairs that a
+    per-origin query of a grid of binned triangles tests, so the decisions are the same; but
+    here the *origins* are binned (one entry each, copied in bin order) and each triangle
+    visits its bins with its own constants in registers: no per-triangle binning, and a
+    tight loop over contiguous origins.
+    """
+    gu = 1
+    gv = 1
+    # Bins about ``density`` times the mean projected box of the in-field triangles.
+    aw = density * aw / m
+    bw = density * bw / m
+    if aw > 0.0 and 2.0 * tu / aw > 1.0:
+        gu = int(min(2.0 * tu / aw, 2048.0))
+    if bw > 0.0 and 2.0 * tv / bw > 1.0:
+        gv = int(min(2.0 * tv / bw, 2048.0))
+    while gu * gv > 4 * m + 16:  # memory bound for pathological scenes
+        gu = max(1, gu // 2)
+        gv = max(1, gv // 2)
+    su = gu / (2.0 * tu)
+    sv = gv / (2.0 * tv)
+    nbin = gu * gv
+    bstart = np.zeros(nbin + 1, dtype=np.int64)
+    pbin = np.empty(nl, dtype=np.int64)
+    for p in range(nl):
+        b = _bin(pt[p, 10], tv, sv, gv) * gu + _bin(pt[p, 9], tu, su, gu)
+        pbin[p] = b
+        bstart[b + 1] += 1
+    for b in range(nbin):
+        bstart[b + 1] += bstart[b]
+    slot = np.empty(nl, dtype=np.int64)  # bin-ordered slot -> origin
+    cursor = bstart[:-1].copy()
+    for p in range(nl):
+        b = pbin[p]
+        slot[cursor[b]] = p
+        cursor[b] += 1
+    pa = np.empty(nl)
+    pb = np.empty(nl)
+    plim = np.empty(nl)
+    own = np.empty(nl, dtype=np.int64)
+    dk = np.zeros(nl, dtype=np.uint8)
+    for e in range(nl):
+        p = slot[e]
+        pa[e] = pt[p, 9]
+        pb[e] = pt[p, 10]
+        plim[e] = pt[p, 8]
+        own[e] = lit[p]
+    for jj in range(m):
+        q = inf_q[jj]
+        kd = inf_f[jj, 6]
+        a0 = inf_f[jj, 0]
+        b0 = inf_f[jj, 1]
+        a1 = inf_f[jj, 2]
+        b1 = inf_f[jj, 3]
+        a2 = inf_f[jj, 4]
+        b2 = inf_f[jj, 5]
+        # _covers with this triangle's constants hoisted (the same operations, same bits).
+        area = (a1 - a0) * (b2 - b0) - (a2 - a0) * (b1 - b0)
+        deg = area == 0.0
+        sg = 1.0 if area > 0.0 else -1.0
+        ea0 = a1 - a0
+        eb0 = b1 - b0
+        th0 = -pad * (abs(ea0) + abs(eb0))
+        ea1 = a2 - a1
+        eb1 = b2 - b1
+        th1 = -pad * (abs(ea1) + abs(eb1))
+        ea2 = a0 - a2
+        eb2 = b0 - b2
+        th2 = -pad * (abs(ea2) + abs(eb2))
+        iu0 = _bin(inf_f[jj, 7] - pad, tu, su, gu)
+        iu1 = _bin(inf_f[jj, 8] + pad, tu, su, gu)
+        iv0 = _bin(inf_f[jj, 9] - pad, tv, sv, gv)
+        iv1 = _bin(inf_f[jj, 10] + pad, tv, sv, gv)
+        for iv in range(iv0, iv1 + 1):
+            # the bins iu0..iu1 of row iv hold consecutive slots
+            for e in range(bstart[iv * gu + iu0], bstart[iv * gu + iu1 + 1]):
+                if dk[e] or kd > plim[e]:
+                    continue
+                if not deg:
+                    pa_ = pa[e]
+                    pb_ = pb[e]
+                    if sg * (ea0 * (pb_ - b0) - eb0 * (pa_ - a0)) < th0:
+                        continue
+                    if sg * (ea1 * (pb_ - b1) - eb1 * (pa_ - a1)) < th1:
+                        continue
+                    if sg * (ea2 * (pb_ - b2) - eb2 * (pa_ - a2)) < th2:
+                        continue
+                if own[e] == jj:
+                    continue
+                p = slot[e]
+                t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5], pt[p, 6],
+                                  mt, q)
+                if t > pt[p, 7] and t < 1.0:
+                    dk[e] = 1
+    for g in range(ng):  # straddling the focal spot's plane: every ray
+        qq = glob[g]
+        for e in range(nl):
+            p = slot[e]
+            if dk[e] or inf_q[lit[p]] == qq:
+                continue
+            t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5], pt[p, 6],
+                              mt, qq)
+            if t > pt[p, 7] and t < 1.0:
+                dk[e] = 1
+    for e in range(nl):
+        dark[slot[e]] = dk[e]
 
 
 # ---------------------------------------------------------------------------------------
@@ -893,9 +993,9 @@ def _close_chunks(chunk_out, state, peak):
 @njit(cache=True, parallel=True)
 def accumulate_parallel(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
-    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
-    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak,
+    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak, lead,
 ):  # fmt: skip
     """Add every event's dose into ``out`` (original cell order), in parallel over events.
 
@@ -907,29 +1007,51 @@ def accumulate_parallel(
     """
     n_ev = ev.shape[0]
     nc = cluster_ball.shape[0]
+    # Buffers live across blocks (fresh pages for every block cost page faults, which the
+    # threads take one at a time); the pair buffer grows when a block needs more.
+    keep = np.empty((min(block, n_ev), nc), dtype=np.uint8)
+    cnt = np.empty(block, dtype=np.int64)
+    off = np.empty(block + 1, dtype=np.int64)
+    npair = np.empty(block, dtype=np.int64)
+    pidx = np.empty(0, dtype=np.int64)
+    pdose = np.empty(0)
+    pgeo = np.empty((0, 3))
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
-        keep = np.empty((nb, nc), dtype=np.uint8)
         # np.zeros would be a parallel region of its own (Numba turns array expressions
         # into parfors); every region costs a thread wake-up, so only the two loops are.
-        cnt = np.empty(nb, dtype=np.int64)
         for ii in prange(nb):
             cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
-        off = np.empty(nb + 1, dtype=np.int64)
         off[0] = 0
         for ii in range(nb):
             off[ii + 1] = off[ii] + cnt[ii]
-        pidx = np.empty(off[nb], dtype=np.int64)
-        pdose = np.empty(off[nb])
-        npair = np.empty(nb, dtype=np.int64)
+        if off[nb] > pidx.shape[0]:
+            pidx = np.empty(off[nb] + off[nb] // 4, dtype=np.int64)
+            pdose = np.empty(pidx.shape[0])
+        n_follow = 0
+        for ii in range(nb):
+            if lead[e0 + ii] != e0 + ii:
+                n_follow += 1
+        if n_follow and off[nb] > pgeo.shape[0]:
+            pgeo = np.empty((off[nb] + off[nb] // 4, 3))
         for ii in prange(nb):
-            npair[ii] = _event_pairs(
-                e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
-                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
-                max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
-                pidx, pdose, off[ii], emax,
-            )  # fmt: skip
+            i = e0 + ii
+            if lead[i] != i:
+                npair[ii] = 0  # filled from its leader below
+            else:
+                npair[ii] = _event_pairs(
+                    i, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
+                    max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                    pidx, pdose, off[ii], emax, pgeo, i + 1 < n_ev and lead[i + 1] == i,
+                )  # fmt: skip
+        if n_follow:
+            for ii in prange(nb):
+                i = e0 + ii
+                if lead[i] != i:
+                    npair[ii] = _follow(i, lead[i] - e0, ii, off, npair, pidx, pdose, pgeo, ev,
+                                        inverse_square, thickness, max_path_factor, emax)
         _add_pairs(e0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
                    event_out, chunk_out, scratch, touched, state, peak)
     _close_chunks(chunk_out, state, peak)
@@ -938,33 +1060,54 @@ def accumulate_parallel(
 @njit(cache=True)
 def accumulate_serial(
     centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
-    inverse_square, occl_mode, closed, eps_mm, pad, density, max_span, block,
+    inverse_square, occl_mode, closed, eps_mm, pad, density, block,
     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, out, emax,
-    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak,
+    beam_event, beam_chunk, event_out, chunk_out, scratch, touched, state, peak, lead,
 ):  # fmt: skip
     """Serial twin of :func:`accumulate_parallel` (same body, ``range`` for ``prange``)."""
     n_ev = ev.shape[0]
     nc = cluster_ball.shape[0]
+    keep = np.empty((min(block, n_ev), nc), dtype=np.uint8)
+    cnt = np.empty(block, dtype=np.int64)
+    off = np.empty(block + 1, dtype=np.int64)
+    npair = np.empty(block, dtype=np.int64)
+    pidx = np.empty(0, dtype=np.int64)
+    pdose = np.empty(0)
+    pgeo = np.empty((0, 3))
     for e0 in range(0, n_ev, block):
         e1 = min(n_ev, e0 + block)
         nb = e1 - e0
-        keep = np.empty((nb, nc), dtype=np.uint8)
-        cnt = np.zeros(nb, dtype=np.int64)
         for ii in range(nb):
             cnt[ii] = _cull(e0 + ii, ev, cluster_start, cluster_ball, keep[ii])
-        off = np.zeros(nb + 1, dtype=np.int64)
+        off[0] = 0
         for ii in range(nb):
             off[ii + 1] = off[ii] + cnt[ii]
-        pidx = np.empty(off[nb], dtype=np.int64)
-        pdose = np.empty(off[nb])
-        npair = np.zeros(nb, dtype=np.int64)
+        if off[nb] > pidx.shape[0]:
+            pidx = np.empty(off[nb] + off[nb] // 4, dtype=np.int64)
+            pdose = np.empty(pidx.shape[0])
+        n_follow = 0
         for ii in range(nb):
-            npair[ii] = _event_pairs(
-                e0 + ii, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
-                max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
-                max_span, node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
-                pidx, pdose, off[ii], emax,
-            )  # fmt: skip
+            if lead[e0 + ii] != e0 + ii:
+                n_follow += 1
+        if n_follow and off[nb] > pgeo.shape[0]:
+            pgeo = np.empty((off[nb] + off[nb] // 4, 3))
+        for ii in range(nb):
+            i = e0 + ii
+            if lead[i] != i:
+                npair[ii] = 0  # filled from its leader below
+            else:
+                npair[ii] = _event_pairs(
+                    i, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
+                    max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
+                    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
+                    pidx, pdose, off[ii], emax, pgeo, i + 1 < n_ev and lead[i + 1] == i,
+                )  # fmt: skip
+        if n_follow:
+            for ii in range(nb):
+                i = e0 + ii
+                if lead[i] != i:
+                    npair[ii] = _follow(i, lead[i] - e0, ii, off, npair, pidx, pdose, pgeo, ev,
+                                        inverse_square, thickness, max_path_factor, emax)
         _add_pairs(e0, nb, off, npair, pidx, pdose, emax, out, beam_event, beam_chunk,
                    event_out, chunk_out, scratch, touched, state, peak)
     _close_chunks(chunk_out, state, peak)
