@@ -150,6 +150,8 @@ __all__ = [
 #: Hits on the occlusion segment closer than this to the ray origin are ignored (mm).
 OCCLUSION_EPS_MM = 1e-3
 #: Most triangles per BVH leaf (the BVH serves :func:`first_hit_distance`).
+#: Below this many rays :func:`first_hit_distance` runs on one thread (no pool wake-up).
+SERIAL_RAYS = 512
 LEAF_SIZE = 4
 #: Most cells per cluster (the unit of pyramid culling).
 CLUSTER_SIZE = 32
@@ -711,5 +713,6 @@ def first_hit_distance(
     if o.shape[0] == 0 or k == 0:
         return t, idx
     with _parallel_guard():
-        _numba.first_hit(o, d, *arrays, t, idx)
+        hit = _numba.first_hit if o.shape[0] >= SERIAL_RAYS else _numba.first_hit_serial
+        hit(o, d, *arrays, t, idx)
     return t, idx

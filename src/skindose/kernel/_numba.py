@@ -297,6 +297,22 @@ def _closest_hit(ox, oy, oz, dx, dy, dz, node_box, node_link, tri_geom, tri_id, 
     return best_t, best_id
 
 
+@njit(cache=True)
+def first_hit_serial(origins, directions, node_box, node_link, tri_geom, tri_id, t_out,
+                     id_out):
+    """:func:`first_hit` on one thread: for a few rays (one per beam), waking the thread pool
+    costs more than the rays."""
+    stack = np.empty(128, dtype=np.int64)
+    for r in range(origins.shape[0]):
+        t, q = _closest_hit(
+            origins[r, 0], origins[r, 1], origins[r, 2],
+            directions[r, 0], directions[r, 1], directions[r, 2],
+            node_box, node_link, tri_geom, tri_id, stack,
+        )  # fmt: skip
+        t_out[r] = t
+        id_out[r] = q
+
+
 @njit(cache=True, parallel=True)
 def first_hit(origins, directions, node_box, node_link, tri_geom, tri_id, t_out, id_out):
     """Closest triangle hit of each ray, written into ``t_out`` and ``id_out``."""
