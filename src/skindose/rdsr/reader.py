@@ -1317,9 +1317,9 @@ def _damaged_containers(root_items: list[Dataset], ctx: _Ctx) -> None:
     # a container that is not an event to the reader (its concept code is another one, or the
     # event code under another scheme) but holds event data (an Irradiation Event UID or a
     # Dose (RP)): a damaged event, named
+    known = (C.IrradiationEventXRayData, C.AccumulatedXRayDoseData)
     foreign = [k for k, it in enumerate(root_items)
-               if k not in bad and _looks_like_event(it)
-               and _concept(it) != C.IrradiationEventXRayData]
+               if k not in bad and _concept(it) not in known and _looks_like_event(it)]
     if foreign:
         concepts = sorted({":".join(_concept(root_items[k]) or ()) for k in foreign})
         ctx.warn(f"{len(foreign)} container(s) of the content tree hold irradiation event data "
