@@ -173,7 +173,9 @@ class FastDataset(dict):
     and ``ds[tag]`` follow pydicom's ``Dataset``.
     """
 
-    __slots__ = ("_vrs", "file_meta", "filename")
+    # _code, _num: what the reader derives from a code item or a measured-value item, kept on
+    # the object, which stands for every byte-identical copy of the item (None: not yet)
+    __slots__ = ("_code", "_num", "_vrs", "file_meta", "filename")
 
     def _resolve(self, key: Any, raw: tuple) -> Any:
         vr, start, end, ctx = raw
@@ -380,6 +382,37 @@ def _decode(vr: str, raw: bytes, length: int, codec: str | None) -> Any:
     raise Fallback(f"VR {vr} is not decoded by the fast path")
 
 
+# Element headers the loop has seen, by their first bytes (tag, and in explicit VR the VR):
+# (dataset key, VR, kind). Only headers whose handling does not depend on where they occur
+# are kept: not the Specific Character Set, not a VR that differs from the dictionary's.
+# kind: 0 a value with a 16-bit length (explicit VR), 1 a value with a 32-bit length, 2 a
+# sequence, 3 the item delimiter (the only (FFFE,eeee) tag a dataset may hold).
+_EXPLICIT_HEADERS: dict[bytes, tuple[Any, str, int]] = {}
+_IMPLICIT_HEADERS: dict[bytes, tuple[Any, str | None, int]] = {}
+_EHDR = struct.Struct("<6sH")  # explicit VR: tag + VR bytes, 16-bit length
+_IHDR = struct.Struct("<4sL")  # implicit VR: tag bytes, 32-bit length
+_PREFIX = 64  # bytes: undefined-length items are looked up in the memo by this prefix
+_EXPLICIT_HEADERS[_ITEM_DELIM_BYTES[:6]] = (None, "", 3)
+_IMPLICIT_HEADERS[_ITEM_DELIM_BYTES[:4]] = (None, None, 3)
+
+
+def _remember_header(implicit: bool, head: bytes, tag: int, vr: str | None,
+                     info: tuple[str, str] | None) -> None:
+    """Add a header to the dispatch table when its handling is the same everywhere."""
+    if tag == _CHARSET_TAG or tag >> 16 == 0xFFFE:
+        return
+    key: Any = tag if info is None else info[0]
+    if implicit:
+        if info is not None:
+            vr = info[1]
+        _IMPLICIT_HEADERS[head] = (key, vr, 2 if vr == "SQ" else 1)
+        return
+    if info is not None and vr != info[1]:
+        return  # a VR other than the dictionary's: recorded per dataset (slow path)
+    kind = 2 if vr == "SQ" else 1 if vr in _LONG_VRS else 0
+    _EXPLICIT_HEADERS[head] = (key, vr, kind)  # type: ignore[assignment]
+
+
 def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDataset:
     """The root dataset from ``pos`` to the end of ``buf``, with every nested sequence.
 
@@ -387,12 +420,22 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
     ``end`` (or until an item delimiter when ``end`` is None); in sequence mode the items of
     ``seq`` until ``end`` (or until a sequence delimiter). Values are not decoded here: each
     is kept as ``(VR, start, end, ctx)`` (VR None: a private element of implicit-VR data).
+
+    Two shortcuts, both functions of the bytes alone: an element header seen before is
+    handled from a table (``_EXPLICIT_HEADERS`` / ``_IMPLICIT_HEADERS``) instead of being
+    decoded field by field, and an item whose content bytes equal those of an item parsed
+    before is that same (shared) dataset.
     """
     size = len(buf)
     ctx = _Ctx(buf, codec)
     hdr = _HDR.unpack_from
     taglen = _TAGLEN.unpack_from
     u32 = _U32.unpack_from
+    find = buf.find
+    starts_at = buf.startswith
+    head_of = (_IHDR if implicit else _EHDR).unpack_from
+    headers: dict[bytes, Any] = _IMPLICIT_HEADERS if implicit else _EXPLICIT_HEADERS
+    headers_get = headers.get
     vr_of = _VR_OF_BYTES
     long_vrs = _LONG_VRS
     infos = _INFO
@@ -404,7 +447,13 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
     stack: list[tuple[Any, int | None, Any]] = []
     # Small items recur byte for byte (concept names, units, many NUM items): one parsed
     # dataset serves every identical copy (values are decoded identically; nothing mutates).
+    # memo: content bytes → dataset; starts: the first _PREFIX content bytes → the content
+    # lengths remembered with that start (to find an undefined-length item's end).
     memo: dict[bytes, FastDataset] = {}
+    memo_get = memo.get
+    starts: dict[bytes, list[int]] = {}
+    starts_get = starts.get
+    delim = _ITEM_DELIM_BYTES
     key: Any
     if implicit and pos + 6 <= size and 0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B:
         raise Fallback("the dataset looks explicit-VR although the transfer syntax is implicit")
@@ -418,21 +467,78 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 seq, end, key = stack.pop()
                 if key is not None:
                     memo[key] = ds
+                    n = len(key)
+                    if n >= _PREFIX:
+                        lens = starts.setdefault(key[:_PREFIX], [])
+                        if n not in lens:
+                            lens.append(n)
                 in_dataset = False
                 continue
             if pos + 8 > size:
                 raise Truncated("truncated element header")
-            if implicit:
-                g, e, length = taglen(buf, pos)
-                tag = (g << 16) | e
-                if g == 0xFFFE:
-                    if end is None and tag == _ITEM_DELIM and length == 0:
+            # fast: a header seen before ------------------------------------------------
+            head, length = head_of(buf, pos)
+            entry = headers_get(head)
+            if entry is not None:
+                dkey, vr, kind = entry
+                if kind == 0:  # explicit VR, 16-bit length
+                    vend = pos + 8 + length
+                    if vend > size or (end is not None and vend > end):
+                        raise Truncated("an element's value runs past the end of its dataset")
+                    ds[dkey] = (vr, pos + 8, vend, ctx)
+                    pos = vend
+                    continue
+                if kind == 3:  # item delimiter
+                    if end is None and length == 0:
                         seq, end, key = stack.pop()
-                        if key.__class__ is int and pos - key <= _MEMO_MAX:
-                            memo[buf[key:pos]] = ds
+                        n = pos - key
+                        if n <= _MEMO_MAX:
+                            content = buf[key:pos]
+                            memo[content] = ds
+                            if n >= _PREFIX:
+                                lens = starts.setdefault(content[:_PREFIX], [])
+                                if n not in lens:
+                                    lens.append(n)
                         pos += 8
                         in_dataset = False
                         continue
+                    raise Fallback("unexpected delimiter (FFFE,E00D) in a dataset")
+                if implicit:
+                    vstart = pos + 8
+                else:
+                    if pos + 12 > size:
+                        raise Truncated("truncated element header")
+                    length = u32(buf, pos + 8)[0]
+                    vstart = pos + 12
+                if length != _UNDEFINED:
+                    vend = vstart + length
+                    if vend > size or (end is not None and vend > end):
+                        raise Truncated("an element's value runs past the end of its dataset")
+                    if kind == 2:
+                        items: list[FastDataset] = []
+                        ds[dkey] = items
+                        stack.append((ds, end, None))
+                        seq, end = items, vend
+                        pos = vstart
+                        in_dataset = False
+                        continue
+                    ds[dkey] = (vr, vstart, vend, ctx)
+                    pos = vend
+                    continue
+                if kind == 2:
+                    items = []
+                    ds[dkey] = items
+                    stack.append((ds, end, None))
+                    seq, end = items, None
+                    pos = vstart
+                    in_dataset = False
+                    continue
+                # an undefined length on another element: the slow path says what it is
+            # slow: decode the header field by field ------------------------------------
+            if implicit:
+                g, e, length = taglen(buf, pos)
+                tag = (g << 16) | e
+                if g == 0xFFFE:  # a valid item delimiter is in the table
                     raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
                 pos += 8
                 vr = None
@@ -440,14 +546,6 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 g, e, vr_bytes, length = hdr(buf, pos)
                 tag = (g << 16) | e
                 if g == 0xFFFE:
-                    length = u32(buf, pos + 4)[0]
-                    if end is None and tag == _ITEM_DELIM and length == 0:
-                        seq, end, key = stack.pop()
-                        if key.__class__ is int and pos - key <= _MEMO_MAX:
-                            memo[buf[key:pos]] = ds
-                        pos += 8
-                        in_dataset = False
-                        continue
                     raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
                 vr = vr_of.get(vr_bytes)
                 if vr is None:
@@ -463,6 +561,8 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 info = infos[tag]
             except KeyError:
                 info = _info(tag)
+            if not (vr == "UN" and info is not None):
+                _remember_header(implicit, head, tag, vr, info)
             if length == _UNDEFINED:
                 if vr is None:
                     if info is not None and info[1] != "SQ":
@@ -470,7 +570,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                                        "sequence")
                 elif vr != "SQ":
                     raise Fallback("an undefined length on an element that is not a sequence")
-                items: list[FastDataset] = []
+                items = []
                 ds[info[0] if info is not None else tag] = items
                 stack.append((ds, end, None))
                 seq, end = items, None
@@ -531,15 +631,28 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
             if tag != _ITEM:
                 raise Fallback(f"({g:04X},{e:04X}) where a sequence item was expected")
             if length == _UNDEFINED:
-                # the same memo: the content up to the first item delimiter, if an identical
-                # complete item was parsed before (parsing is a function of these bytes alone)
-                d = buf.find(_ITEM_DELIM_BYTES, pos, pos + _MEMO_MAX + 8)
-                if d != -1 and (end is None or d + 8 <= end):
-                    hit = memo.get(buf[pos:d])
-                    if hit is not None:
-                        seq.append(hit)
-                        pos = d + 8
-                        continue
+                # the memo again, for content that ends at an item delimiter: the content
+                # lengths remembered under this start, and the first delimiter within
+                # _PREFIX bytes (small items). Bytes equal to a remembered item's content
+                # parse to that item: parsing is a function of these bytes alone.
+                hit = None
+                lim = size if end is None else end
+                lens = starts_get(buf[pos:pos + _PREFIX])
+                if lens is not None:
+                    for n in lens:
+                        d = pos + n
+                        if d + 8 <= lim and starts_at(delim, d):
+                            hit = memo_get(buf[pos:d])
+                            if hit is not None:
+                                break
+                if hit is None:
+                    d = find(delim, pos, min(pos + _PREFIX + 8, lim))
+                    if d != -1:
+                        hit = memo_get(buf[pos:d])
+                if hit is not None:
+                    seq.append(hit)
+                    pos = d + 8
+                    continue
                 stack.append((seq, end, pos))  # an int: the start of an undefined-length item
                 end = None
             else:
@@ -548,7 +661,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 key = None
                 if length <= _MEMO_MAX:
                     key = buf[pos:pos + length]
-                    hit = memo.get(key)
+                    hit = memo_get(key)
                     if hit is not None:
                         seq.append(hit)
                         pos += length
@@ -556,6 +669,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 stack.append((seq, end, key))
                 end = pos + length
             item = FastDataset()
+            item._code = item._num = None
             seq.append(item)
             ds = item
             if not implicit and pos + 6 <= size and not (

@@ -81,20 +81,40 @@ Source = str | os.PathLike | bytes | bytearray | BinaryIO | Dataset
 # small helpers on content items
 
 
+_FastDataset = _fastparse.FastDataset
+_DSValue = _fastparse.DSValue
+
+
+def _code_of(c: Dataset) -> Code:
+    """The normalised code of a code sequence item (scheme + value).
+
+    On the fast path one item object stands for every byte-identical copy in the file
+    (concept names recur thousands of times), so the result is kept on the object.
+    """
+    if c.__class__ is _FastDataset:
+        try:
+            k = c._code  # type: ignore[attr-defined]
+        except AttributeError:  # a dataset not made as a sequence item
+            k = None
+        if k is None:
+            k = code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+            c._code = k  # type: ignore[attr-defined]
+        return k
+    return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+
+
 def _concept(item: Dataset) -> Code | None:
     seq = item.get("ConceptNameCodeSequence")
     if not seq:
         return None
-    c = seq[0]
-    return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+    return _code_of(seq[0])
 
 
 def _coded_value(item: Dataset) -> Code | None:
     seq = item.get("ConceptCodeSequence")
     if not seq:
         return None
-    c = seq[0]
-    return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+    return _code_of(seq[0])
 
 
 def _coded_meaning(item: Dataset) -> str:
@@ -183,34 +203,19 @@ class _Ctx:
             self.warn_at(where, f"{what} is present but has no value; treated as not reported")
             return None
         mv = seq[0]
-        raw = mv.get("NumericValue")
-        if raw is None or raw == "":
-            self.warn_at(where, f"{what} is present but empty; treated as not reported")
-            return None
-        values: list[float] = []
-        multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
-        raw_list = list(raw) if multi else [raw]
-        for r in raw_list:
+        fast = mv.__class__ is _FastDataset
+        cached = None
+        if fast:  # one object for every byte-identical measured value: its result is kept
             try:
-                values.append(float(r))
-            except (TypeError, ValueError):
-                self.warn_at(where, f"{what} value {r!r} is not a number; ignored")
-        values = [v for v in values if math.isfinite(v)]
-        if not values:
-            return None
-        if len(values) > 1:
-            nz = [v for v in values if v != 0.0] or values
-            value = sum(nz) / len(nz)
-            self.warn_at(
-                where, f"{what} has {len(values)} values (one per pulse); the mean of the "
-                f"non-zero values, {value:g}, is used", code=NoteCode.MULTI_VALUED
-            )
-            if assumed is not None and name:
-                assumed.add(name)
+                cached = mv._num  # type: ignore[attr-defined]
+            except AttributeError:  # a dataset not made as a sequence item
+                fast = False
+        if cached is not None:
+            value, unit = cached
         else:
-            value = values[0]
-        useq = mv.get("MeasurementUnitsCodeSequence")
-        unit = str(useq[0].get("CodeValue", "")) if useq else None
+            value, unit = self._measured(mv, what, where, assumed, name, fast)
+            if value is None:
+                return None
         try:
             out = convert(value, unit, dimension)
         except KeyError:
@@ -227,6 +232,47 @@ class _Ctx:
                 once_key=f"unit:{unit}", code=NoteCode.UNIT_CONVERTED,
             )
         return out
+
+    def _measured(self, mv: Dataset, what: str, where: int | str, assumed: set[str] | None,
+                  name: str | None, fast: bool) -> tuple[float | None, str | None]:
+        """(value, unit code) of a measured-value item; value None: not reported (noted)."""
+        raw = mv.get("NumericValue")
+        if raw is None or raw == "":
+            self.warn_at(where, f"{what} is present but empty; treated as not reported")
+            return None, None
+        if raw.__class__ is _DSValue:  # the fast path's single DS value: a float already
+            value = float(raw)
+            if not math.isfinite(value):
+                return None, None
+        else:
+            fast = False  # several values: notes per event, nothing is kept
+            values: list[float] = []
+            multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
+            raw_list = list(raw) if multi else [raw]
+            for r in raw_list:
+                try:
+                    values.append(float(r))
+                except (TypeError, ValueError):
+                    self.warn_at(where, f"{what} value {r!r} is not a number; ignored")
+            values = [v for v in values if math.isfinite(v)]
+            if not values:
+                return None, None
+            if len(values) > 1:
+                nz = [v for v in values if v != 0.0] or values
+                value = sum(nz) / len(nz)
+                self.warn_at(
+                    where, f"{what} has {len(values)} values (one per pulse); the mean of the "
+                    f"non-zero values, {value:g}, is used", code=NoteCode.MULTI_VALUED
+                )
+                if assumed is not None and name:
+                    assumed.add(name)
+            else:
+                value = values[0]
+        useq = mv.get("MeasurementUnitsCodeSequence")
+        unit = str(useq[0].get("CodeValue", "")) if useq else None
+        if fast:
+            mv._num = (value, unit)  # type: ignore[attr-defined]
+        return value, unit
 
 
 # ---------------------------------------------------------------------------------------------
