@@ -54,6 +54,7 @@ _SEQ_DELIM = 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
 _CHARSET_TAG = 0x00080005
 _ITEM_DELIM_BYTES = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+_SEQ_DELIM_BYTES = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _MEMO_MAX = 512  # bytes: items up to this size are remembered by content
 
 _HDR = struct.Struct("<HH2sH")  # explicit VR, short form: group, element, VR, 16-bit length
@@ -173,9 +174,10 @@ class FastDataset(dict):
     and ``ds[tag]`` follow pydicom's ``Dataset``.
     """
 
-    # _code, _num: what the reader derives from a code item or a measured-value item, kept on
-    # the object, which stands for every byte-identical copy of the item (None: not yet)
-    __slots__ = ("_code", "_num", "_vrs", "file_meta", "filename")
+    # _code, _concept, _num: what the reader derives from a code item, a content item's
+    # concept name and a measured-value item, kept on the object, which stands for every
+    # byte-identical copy of the item (None: not yet)
+    __slots__ = ("_code", "_concept", "_num", "_vrs", "file_meta", "filename")
 
     def _resolve(self, key: Any, raw: tuple) -> Any:
         vr, start, end, ctx = raw
@@ -454,6 +456,13 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
     starts: dict[bytes, list[int]] = {}
     starts_get = starts.get
     delim = _ITEM_DELIM_BYTES
+    # the same for whole sequences (their own tables: an empty item and an empty sequence
+    # have the same content bytes)
+    seq_memo: dict[bytes, list[FastDataset]] = {}
+    seq_memo_get = seq_memo.get
+    seq_starts: dict[bytes, list[int]] = {}
+    seq_starts_get = seq_starts.get
+    seq_delim = _SEQ_DELIM_BYTES
     key: Any
     if implicit and pos + 6 <= size and 0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B:
         raise Fallback("the dataset looks explicit-VR although the transfer syntax is implicit")
@@ -515,9 +524,18 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                     if vend > size or (end is not None and vend > end):
                         raise Truncated("an element's value runs past the end of its dataset")
                     if kind == 2:
+                        # a whole sequence equal to one parsed before is that (shared) list
+                        key = None
+                        if length <= _MEMO_MAX:
+                            key = buf[vstart:vend]
+                            hit_seq = seq_memo_get(key)
+                            if hit_seq is not None:
+                                ds[dkey] = hit_seq
+                                pos = vend
+                                continue
                         items: list[FastDataset] = []
                         ds[dkey] = items
-                        stack.append((ds, end, None))
+                        stack.append((ds, end, key))
                         seq, end = items, vend
                         pos = vstart
                         in_dataset = False
@@ -526,9 +544,28 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                     pos = vend
                     continue
                 if kind == 2:
+                    # an undefined-length sequence: as for items, by start and length
+                    lim = size if end is None else end
+                    hit_seq = None
+                    lens = seq_starts_get(buf[vstart:vstart + _PREFIX])
+                    if lens is not None:
+                        for n in lens:
+                            d = vstart + n
+                            if d + 8 <= lim and starts_at(seq_delim, d):
+                                hit_seq = seq_memo_get(buf[vstart:d])
+                                if hit_seq is not None:
+                                    break
+                    if hit_seq is None:
+                        d = find(seq_delim, vstart, min(vstart + _PREFIX + 8, lim))
+                        if d != -1:
+                            hit_seq = seq_memo_get(buf[vstart:d])
+                    if hit_seq is not None:
+                        ds[dkey] = hit_seq
+                        pos = d + 8
+                        continue
                     items = []
                     ds[dkey] = items
-                    stack.append((ds, end, None))
+                    stack.append((ds, end, vstart))  # an int: an undefined-length sequence
                     seq, end = items, None
                     pos = vstart
                     in_dataset = False
@@ -614,7 +651,9 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
             if end is not None and pos >= end:
                 if pos > end:
                     raise Truncated("an item runs past the end of its sequence")
-                ds, end, _ = stack.pop()
+                ds, end, key = stack.pop()
+                if key is not None:  # the content of a defined-length sequence
+                    seq_memo[key] = seq
                 in_dataset = True
                 continue
             if pos + 8 > size:
@@ -624,7 +663,16 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
             pos += 8
             if tag == _SEQ_DELIM:
                 if end is None and length == 0:
-                    ds, end, _ = stack.pop()
+                    ds, end, key = stack.pop()
+                    if key is not None:  # the start of an undefined-length sequence
+                        n = pos - 8 - key
+                        if n <= _MEMO_MAX:
+                            content = buf[key:pos - 8]
+                            seq_memo[content] = seq
+                            if n >= _PREFIX:
+                                lens = seq_starts.setdefault(content[:_PREFIX], [])
+                                if n not in lens:
+                                    lens.append(n)
                     in_dataset = True
                     continue
                 raise Fallback("unexpected sequence delimiter")
@@ -669,7 +717,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                 stack.append((seq, end, key))
                 end = pos + length
             item = FastDataset()
-            item._code = item._num = None
+            item._code = item._concept = item._num = None
             seq.append(item)
             ds = item
             if not implicit and pos + 6 <= size and not (

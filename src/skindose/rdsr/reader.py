@@ -103,7 +103,25 @@ def _code_of(c: Dataset) -> Code:
     return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
 
 
+_dict_get = dict.get
+
+
 def _concept(item: Dataset) -> Code | None:
+    if item.__class__ is _FastDataset:  # (the hottest call of the walk)
+        try:
+            k = item._concept  # type: ignore[attr-defined]
+        except AttributeError:  # a dataset not made as a sequence item
+            k = None
+        if k is not None:
+            return k
+        seq = _dict_get(item, "ConceptNameCodeSequence")  # a sequence is a list already
+        if seq.__class__ is tuple:  # other bytes under this keyword: decode them as ever
+            seq = item.get("ConceptNameCodeSequence")
+        if not seq:
+            return None
+        k = _code_of(seq[0])
+        item._concept = k  # type: ignore[attr-defined]
+        return k
     seq = item.get("ConceptNameCodeSequence")
     if not seq:
         return None
@@ -198,7 +216,12 @@ class _Ctx:
         name: str | None = None,
     ) -> float | None:
         """Numeric value of a NUM item in the house unit, or None (with a warning)."""
-        seq = item.get("MeasuredValueSequence")
+        if item.__class__ is _FastDataset:  # a sequence is a list already (see _concept)
+            seq = _dict_get(item, "MeasuredValueSequence")
+            if seq.__class__ is tuple:
+                seq = item.get("MeasuredValueSequence")
+        else:
+            seq = item.get("MeasuredValueSequence")
         if not seq:
             self.warn_at(where, f"{what} is present but has no value; treated as not reported")
             return None
@@ -931,10 +954,10 @@ def _event(
         return items[0] if items else None
 
     def num(code: Code, dim: str, what: str, name: str | None = None) -> float | None:
-        it = first(code)
-        if it is None:
+        items = idx.get(code)
+        if not items:
             return None
-        return ctx.num(it, dim, what, where, assumed=assumed, name=name)
+        return ctx.num(items[0], dim, what, where, assumed=assumed, name=name)
 
     # identity
     uid_item = first(C.IrradiationEventUID) or first(C.IrradiationEventUIDRetired)
