@@ -11,7 +11,8 @@ becomes a row of the table, never a stuck benchmark. Inputs:
 * the four PySkinDose example RDSRs in ``../shared/data/rdsr/pyskindose__*.dcm`` (read in
   place);
 * the example procedure's 24 events repeated to 480 and 984 events (the geometry
-  PySkinDose is known to handle, measured with PySkinDose 25.1.1, benchmarks/README.md), written the same way;
+  PySkinDose is known to handle, measured with PySkinDose 25.1.1, benchmarks/README.md),
+  written the same way;
 * synthetic long procedures (500 and 1,000 events) written by
   :func:`skindose.rdsr.synthetic.write_rdsr` as a Siemens AXIOM-Artis (one of PySkinDose's two
   accepted models), with legacy SRT codes. Two adaptations make them readable by PySkinDose,
@@ -220,7 +221,8 @@ def write_synthetic(n_events: int, path: Path, meanings: dict[str, str],
     """A synthetic Siemens AXIOM-Artis procedure both tools can read.
 
     ``replicate``: the example procedure's events repeated (PySkinDose's own geometry; its
-    limits are in benchmarks/README.md) instead of :func:`~skindose.rdsr.synthetic.example_procedure`.
+    limits are in benchmarks/README.md) instead of
+    :func:`~skindose.rdsr.synthetic.example_procedure`.
     """
     import pydicom
 

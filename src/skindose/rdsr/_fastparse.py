@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydicom.charset import python_encoding
@@ -415,7 +415,8 @@ def _remember_header(implicit: bool, head: bytes, tag: int, vr: str | None,
     _EXPLICIT_HEADERS[head] = (key, vr, kind)  # type: ignore[assignment]
 
 
-def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDataset:
+def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
+          tick: Callable[[int], int] | None = None) -> FastDataset:
     """The root dataset from ``pos`` to the end of ``buf``, with every nested sequence.
 
     One loop with an explicit stack. In dataset mode it reads the elements of ``ds`` until
@@ -427,8 +428,13 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
     handled from a table (``_EXPLICIT_HEADERS`` / ``_IMPLICIT_HEADERS``) instead of being
     decoded field by field, and an item whose content bytes equal those of an item parsed
     before is that same (shared) dataset.
+
+    ``tick(pos)``, when given, is called at the end of the first parsed item at or past the
+    position it returned last (the start: ``tick(pos)`` once first); it returns the next
+    position. Without it the loop pays one integer comparison per parsed item.
     """
     size = len(buf)
+    mark = size + 1 if tick is None else tick(pos)
     ctx = _Ctx(buf, codec)
     hdr = _HDR.unpack_from
     taglen = _TAGLEN.unpack_from
@@ -481,6 +487,8 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                         lens = starts.setdefault(key[:_PREFIX], [])
                         if n not in lens:
                             lens.append(n)
+                if pos >= mark:  # progress (at the end of a parsed item only)
+                    mark = tick(pos)  # type: ignore[misc]
                 in_dataset = False
                 continue
             if pos + 8 > size:
@@ -509,6 +517,8 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
                                 if n not in lens:
                                     lens.append(n)
                         pos += 8
+                        if pos >= mark:
+                            mark = tick(pos)  # type: ignore[misc]
                         in_dataset = False
                         continue
                     raise Fallback("unexpected delimiter (FFFE,E00D) in a dataset")
@@ -727,8 +737,12 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
             in_dataset = True
 
 
-def parse(data: bytes | bytearray | memoryview) -> FastDataset:
+def parse(data: bytes | bytearray | memoryview,
+          tick: Callable[[int], int] | None = None) -> FastDataset:
     """Parse a DICOM Part 10 file's bytes into a :class:`FastDataset` tree.
+
+    ``tick``: a progress hook, ``tick(byte_position) -> next_byte_position`` (see
+    :func:`_tree`).
 
     Raises
     ------
@@ -776,7 +790,7 @@ def parse(data: bytes | bytearray | memoryview) -> FastDataset:
     if "MediaStorageSOPClassUID" not in meta:
         raise Fallback("file meta without Media Storage SOP Class UID")
     codec = _charset(buf, pos, implicit)
-    root = _tree(buf, pos, implicit, codec)
+    root = _tree(buf, pos, implicit, codec, tick)
     root.file_meta = meta
     root.filename = None
     return root
