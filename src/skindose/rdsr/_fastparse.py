@@ -472,269 +472,267 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
     key: Any
     if implicit and pos + 6 <= size and 0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B:
         raise Fallback("the dataset looks explicit-VR although the transfer syntax is implicit")
-    while True:
-        if in_dataset:
-            if end is not None and pos >= end:
-                if pos > end:
-                    raise Truncated("an element runs past the end of its item")
-                if not stack:
-                    return root
-                seq, end, key = stack.pop()
-                if key is not None:
-                    memo[key] = ds
-                    n = len(key)
-                    if n >= _PREFIX:
-                        lens = starts.setdefault(key[:_PREFIX], [])
-                        if n not in lens:
-                            lens.append(n)
-                if pos >= mark:  # progress (at the end of a parsed item only)
-                    mark = tick(pos)  # type: ignore[misc]
-                in_dataset = False
-                continue
-            if pos + 8 > size:
-                raise Truncated("truncated element header")
-            # fast: a header seen before ------------------------------------------------
-            head, length = head_of(buf, pos)
-            entry = headers_get(head)
-            if entry is not None:
-                dkey, vr, kind = entry
-                if kind == 0:  # explicit VR, 16-bit length
-                    vend = pos + 8 + length
-                    if vend > size or (end is not None and vend > end):
-                        raise Truncated("an element's value runs past the end of its dataset")
-                    ds[dkey] = (vr, pos + 8, vend, ctx)
-                    pos = vend
+    # A header cut by the end of the bytes makes unpack_from raise struct.error (cheaper
+    # than a length check before every header).
+    try:
+        while True:
+            if in_dataset:
+                if end is not None and pos >= end:
+                    if pos > end:
+                        raise Truncated("an element runs past the end of its item")
+                    if not stack:
+                        return root
+                    seq, end, key = stack.pop()
+                    if key is not None:
+                        memo[key] = ds
+                        n = len(key)
+                        if n >= _PREFIX:
+                            lens = starts.setdefault(key[:_PREFIX], [])
+                            if n not in lens:
+                                lens.append(n)
+                    if pos >= mark:  # progress (at the end of a parsed item only)
+                        mark = tick(pos)  # type: ignore[misc]
+                    in_dataset = False
                     continue
-                if kind == 3:  # item delimiter
-                    if end is None and length == 0:
-                        seq, end, key = stack.pop()
-                        n = pos - key
-                        if n <= _MEMO_MAX:
-                            content = buf[key:pos]
-                            memo[content] = ds
-                            if n >= _PREFIX:
-                                lens = starts.setdefault(content[:_PREFIX], [])
-                                if n not in lens:
-                                    lens.append(n)
-                        pos += 8
-                        if pos >= mark:
-                            mark = tick(pos)  # type: ignore[misc]
-                        in_dataset = False
+                # fast: a header seen before ------------------------------------------------
+                head, length = head_of(buf, pos)
+                entry = headers_get(head)
+                if entry is not None:
+                    dkey, vr, kind = entry
+                    if kind == 0:  # explicit VR, 16-bit length
+                        vend = pos + 8 + length
+                        if vend > size or (end is not None and vend > end):
+                            raise Truncated("an element's value runs past the end of its dataset")
+                        ds[dkey] = (vr, pos + 8, vend, ctx)
+                        pos = vend
                         continue
-                    raise Fallback("unexpected delimiter (FFFE,E00D) in a dataset")
-                if implicit:
-                    vstart = pos + 8
-                else:
-                    if pos + 12 > size:
-                        raise Truncated("truncated element header")
-                    length = u32(buf, pos + 8)[0]
-                    vstart = pos + 12
-                if length != _UNDEFINED:
-                    vend = vstart + length
-                    if vend > size or (end is not None and vend > end):
-                        raise Truncated("an element's value runs past the end of its dataset")
+                    if kind == 3:  # item delimiter
+                        if end is None and length == 0:
+                            seq, end, key = stack.pop()
+                            n = pos - key
+                            if n <= _MEMO_MAX:
+                                content = buf[key:pos]
+                                memo[content] = ds
+                                if n >= _PREFIX:
+                                    lens = starts.setdefault(content[:_PREFIX], [])
+                                    if n not in lens:
+                                        lens.append(n)
+                            pos += 8
+                            if pos >= mark:
+                                mark = tick(pos)  # type: ignore[misc]
+                            in_dataset = False
+                            continue
+                        raise Fallback("unexpected delimiter (FFFE,E00D) in a dataset")
+                    if implicit:
+                        vstart = pos + 8
+                    else:
+                        length = u32(buf, pos + 8)[0]
+                        vstart = pos + 12
+                    if length != _UNDEFINED:
+                        vend = vstart + length
+                        if vend > size or (end is not None and vend > end):
+                            raise Truncated("an element's value runs past the end of its dataset")
+                        if kind == 2:
+                            # a whole sequence equal to one parsed before is that (shared) list
+                            key = None
+                            if length <= _MEMO_MAX:
+                                key = buf[vstart:vend]
+                                hit_seq = seq_memo_get(key)
+                                if hit_seq is not None:
+                                    ds[dkey] = hit_seq
+                                    pos = vend
+                                    continue
+                            items: list[FastDataset] = []
+                            ds[dkey] = items
+                            stack.append((ds, end, key))
+                            seq, end = items, vend
+                            pos = vstart
+                            in_dataset = False
+                            continue
+                        ds[dkey] = (vr, vstart, vend, ctx)
+                        pos = vend
+                        continue
                     if kind == 2:
-                        # a whole sequence equal to one parsed before is that (shared) list
-                        key = None
-                        if length <= _MEMO_MAX:
-                            key = buf[vstart:vend]
-                            hit_seq = seq_memo_get(key)
-                            if hit_seq is not None:
-                                ds[dkey] = hit_seq
-                                pos = vend
-                                continue
-                        items: list[FastDataset] = []
+                        # an undefined-length sequence: as for items, by start and length
+                        lim = size if end is None else end
+                        hit_seq = None
+                        lens = seq_starts_get(buf[vstart:vstart + _PREFIX])
+                        if lens is not None:
+                            for n in lens:
+                                d = vstart + n
+                                if d + 8 <= lim and starts_at(seq_delim, d):
+                                    hit_seq = seq_memo_get(buf[vstart:d])
+                                    if hit_seq is not None:
+                                        break
+                        if hit_seq is None:
+                            d = find(seq_delim, vstart, min(vstart + _PREFIX + 8, lim))
+                            if d != -1:
+                                hit_seq = seq_memo_get(buf[vstart:d])
+                        if hit_seq is not None:
+                            ds[dkey] = hit_seq
+                            pos = d + 8
+                            continue
+                        items = []
                         ds[dkey] = items
-                        stack.append((ds, end, key))
-                        seq, end = items, vend
+                        stack.append((ds, end, vstart))  # an int: an undefined-length sequence
+                        seq, end = items, None
                         pos = vstart
                         in_dataset = False
                         continue
-                    ds[dkey] = (vr, vstart, vend, ctx)
-                    pos = vend
-                    continue
-                if kind == 2:
-                    # an undefined-length sequence: as for items, by start and length
-                    lim = size if end is None else end
-                    hit_seq = None
-                    lens = seq_starts_get(buf[vstart:vstart + _PREFIX])
-                    if lens is not None:
-                        for n in lens:
-                            d = vstart + n
-                            if d + 8 <= lim and starts_at(seq_delim, d):
-                                hit_seq = seq_memo_get(buf[vstart:d])
-                                if hit_seq is not None:
-                                    break
-                    if hit_seq is None:
-                        d = find(seq_delim, vstart, min(vstart + _PREFIX + 8, lim))
-                        if d != -1:
-                            hit_seq = seq_memo_get(buf[vstart:d])
-                    if hit_seq is not None:
-                        ds[dkey] = hit_seq
-                        pos = d + 8
-                        continue
+                    # an undefined length on another element: the slow path says what it is
+                # slow: decode the header field by field ------------------------------------
+                if implicit:
+                    g, e, length = taglen(buf, pos)
+                    tag = (g << 16) | e
+                    if g == 0xFFFE:  # a valid item delimiter is in the table
+                        raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
+                    pos += 8
+                    vr = None
+                else:
+                    g, e, vr_bytes, length = hdr(buf, pos)
+                    tag = (g << 16) | e
+                    if g == 0xFFFE:
+                        raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
+                    vr = vr_of.get(vr_bytes)
+                    if vr is None:
+                        raise Fallback(f"unknown or implicit VR {vr_bytes!r} in explicit-VR data")
+                    if vr in long_vrs:
+                        length = u32(buf, pos + 8)[0]
+                        pos += 12
+                    else:
+                        pos += 8
+                try:
+                    info = infos[tag]
+                except KeyError:
+                    info = _info(tag)
+                if not (vr == "UN" and info is not None):
+                    _remember_header(implicit, head, tag, vr, info)
+                if length == _UNDEFINED:
+                    if vr is None:
+                        if info is not None and info[1] != "SQ":
+                            raise Fallback("an undefined length on an element that is not a "
+                                           "sequence")
+                    elif vr != "SQ":
+                        raise Fallback("an undefined length on an element that is not a sequence")
                     items = []
-                    ds[dkey] = items
-                    stack.append((ds, end, vstart))  # an int: an undefined-length sequence
+                    ds[info[0] if info is not None else tag] = items
+                    stack.append((ds, end, None))
                     seq, end = items, None
-                    pos = vstart
                     in_dataset = False
                     continue
-                # an undefined length on another element: the slow path says what it is
-            # slow: decode the header field by field ------------------------------------
-            if implicit:
-                g, e, length = taglen(buf, pos)
-                tag = (g << 16) | e
-                if g == 0xFFFE:  # a valid item delimiter is in the table
-                    raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
-                pos += 8
-                vr = None
-            else:
-                g, e, vr_bytes, length = hdr(buf, pos)
-                tag = (g << 16) | e
-                if g == 0xFFFE:
-                    raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
-                vr = vr_of.get(vr_bytes)
+                vend = pos + length
+                if vend > size or (end is not None and vend > end):
+                    raise Truncated("an element's value runs past the end of its dataset")
+                if info is None:  # private or unknown: kept under its tag
+                    if vr == "SQ":
+                        items = []
+                        ds[tag] = items
+                        stack.append((ds, end, None))
+                        seq, end = items, vend
+                        in_dataset = False
+                        continue
+                    ds[tag] = (vr, pos, vend, ctx)
+                    pos = vend
+                    continue
                 if vr is None:
-                    raise Fallback(f"unknown or implicit VR {vr_bytes!r} in explicit-VR data")
-                if vr in long_vrs:
-                    if pos + 12 > size:
-                        raise Truncated("truncated element header")
-                    length = u32(buf, pos + 8)[0]
-                    pos += 12
-                else:
-                    pos += 8
-            try:
-                info = infos[tag]
-            except KeyError:
-                info = _info(tag)
-            if not (vr == "UN" and info is not None):
-                _remember_header(implicit, head, tag, vr, info)
-            if length == _UNDEFINED:
-                if vr is None:
-                    if info is not None and info[1] != "SQ":
-                        raise Fallback("an undefined length on an element that is not a "
-                                       "sequence")
-                elif vr != "SQ":
-                    raise Fallback("an undefined length on an element that is not a sequence")
-                items = []
-                ds[info[0] if info is not None else tag] = items
-                stack.append((ds, end, None))
-                seq, end = items, None
-                in_dataset = False
-                continue
-            vend = pos + length
-            if vend > size or (end is not None and vend > end):
-                raise Truncated("an element's value runs past the end of its dataset")
-            if info is None:  # private or unknown: kept under its tag
+                    vr = info[1]
+                elif vr != info[1]:
+                    if vr == "UN":
+                        raise Fallback("a public element with VR UN")
+                    vrs = getattr(ds, "_vrs", None)
+                    if vrs is None:
+                        vrs = ds._vrs = {}
+                    vrs[tag] = vr
                 if vr == "SQ":
                     items = []
-                    ds[tag] = items
+                    ds[info[0]] = items
                     stack.append((ds, end, None))
                     seq, end = items, vend
                     in_dataset = False
                     continue
-                ds[tag] = (vr, pos, vend, ctx)
+                if tag == _CHARSET_TAG and ds is not root:
+                    raise Fallback("a Specific Character Set inside a sequence item")
+                ds[info[0]] = (vr, pos, vend, ctx)
                 pos = vend
-                continue
-            if vr is None:
-                vr = info[1]
-            elif vr != info[1]:
-                if vr == "UN":
-                    raise Fallback("a public element with VR UN")
-                vrs = getattr(ds, "_vrs", None)
-                if vrs is None:
-                    vrs = ds._vrs = {}
-                vrs[tag] = vr
-            if vr == "SQ":
-                items = []
-                ds[info[0]] = items
-                stack.append((ds, end, None))
-                seq, end = items, vend
-                in_dataset = False
-                continue
-            if tag == _CHARSET_TAG and ds is not root:
-                raise Fallback("a Specific Character Set inside a sequence item")
-            ds[info[0]] = (vr, pos, vend, ctx)
-            pos = vend
-        else:
-            if end is not None and pos >= end:
-                if pos > end:
-                    raise Truncated("an item runs past the end of its sequence")
-                ds, end, key = stack.pop()
-                if key is not None:  # the content of a defined-length sequence
-                    seq_memo[key] = seq
-                in_dataset = True
-                continue
-            if pos + 8 > size:
-                raise Truncated("truncated sequence")
-            g, e, length = taglen(buf, pos)
-            tag = (g << 16) | e
-            pos += 8
-            if tag == _SEQ_DELIM:
-                if end is None and length == 0:
+            else:
+                if end is not None and pos >= end:
+                    if pos > end:
+                        raise Truncated("an item runs past the end of its sequence")
                     ds, end, key = stack.pop()
-                    if key is not None:  # the start of an undefined-length sequence
-                        n = pos - 8 - key
-                        if n <= _MEMO_MAX:
-                            content = buf[key:pos - 8]
-                            seq_memo[content] = seq
-                            if n >= _PREFIX:
-                                lens = seq_starts.setdefault(content[:_PREFIX], [])
-                                if n not in lens:
-                                    lens.append(n)
+                    if key is not None:  # the content of a defined-length sequence
+                        seq_memo[key] = seq
                     in_dataset = True
                     continue
-                raise Fallback("unexpected sequence delimiter")
-            if tag != _ITEM:
-                raise Fallback(f"({g:04X},{e:04X}) where a sequence item was expected")
-            if length == _UNDEFINED:
-                # the memo again, for content that ends at an item delimiter: the content
-                # lengths remembered under this start, and the first delimiter within
-                # _PREFIX bytes (small items). Bytes equal to a remembered item's content
-                # parse to that item: parsing is a function of these bytes alone.
-                hit = None
-                lim = size if end is None else end
-                lens = starts_get(buf[pos:pos + _PREFIX])
-                if lens is not None:
-                    for n in lens:
-                        d = pos + n
-                        if d + 8 <= lim and starts_at(delim, d):
+                g, e, length = taglen(buf, pos)
+                tag = (g << 16) | e
+                pos += 8
+                if tag == _SEQ_DELIM:
+                    if end is None and length == 0:
+                        ds, end, key = stack.pop()
+                        if key is not None:  # the start of an undefined-length sequence
+                            n = pos - 8 - key
+                            if n <= _MEMO_MAX:
+                                content = buf[key:pos - 8]
+                                seq_memo[content] = seq
+                                if n >= _PREFIX:
+                                    lens = seq_starts.setdefault(content[:_PREFIX], [])
+                                    if n not in lens:
+                                        lens.append(n)
+                        in_dataset = True
+                        continue
+                    raise Fallback("unexpected sequence delimiter")
+                if tag != _ITEM:
+                    raise Fallback(f"({g:04X},{e:04X}) where a sequence item was expected")
+                if length == _UNDEFINED:
+                    # the memo again, for content that ends at an item delimiter: the content
+                    # lengths remembered under this start, and the first delimiter within
+                    # _PREFIX bytes (small items). Bytes equal to a remembered item's content
+                    # parse to that item: parsing is a function of these bytes alone.
+                    hit = None
+                    lim = size if end is None else end
+                    lens = starts_get(buf[pos:pos + _PREFIX])
+                    if lens is not None:
+                        for n in lens:
+                            d = pos + n
+                            if d + 8 <= lim and starts_at(delim, d):
+                                hit = memo_get(buf[pos:d])
+                                if hit is not None:
+                                    break
+                    if hit is None:
+                        d = find(delim, pos, min(pos + _PREFIX + 8, lim))
+                        if d != -1:
                             hit = memo_get(buf[pos:d])
-                            if hit is not None:
-                                break
-                if hit is None:
-                    d = find(delim, pos, min(pos + _PREFIX + 8, lim))
-                    if d != -1:
-                        hit = memo_get(buf[pos:d])
-                if hit is not None:
-                    seq.append(hit)
-                    pos = d + 8
-                    continue
-                stack.append((seq, end, pos))  # an int: the start of an undefined-length item
-                end = None
-            else:
-                if pos + length > size or (end is not None and pos + length > end):
-                    raise Truncated("an item runs past the end of its sequence")
-                key = None
-                if length <= _MEMO_MAX:
-                    key = buf[pos:pos + length]
-                    hit = memo_get(key)
                     if hit is not None:
                         seq.append(hit)
-                        pos += length
+                        pos = d + 8
                         continue
-                stack.append((seq, end, key))
-                end = pos + length
-            item = FastDataset()
-            item._code = item._concept = item._num = None
-            seq.append(item)
-            ds = item
-            if not implicit and pos + 6 <= size and not (
-                    0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B) and not (
-                    buf[pos] == 0xFE and buf[pos + 1] == 0xFF) and (end is None or end > pos):
-                raise Fallback("an implicit-VR item inside explicit-VR data")
-            in_dataset = True
+                    stack.append((seq, end, pos))  # an int: the start of an undefined-length item
+                    end = None
+                else:
+                    if pos + length > size or (end is not None and pos + length > end):
+                        raise Truncated("an item runs past the end of its sequence")
+                    key = None
+                    if length <= _MEMO_MAX:
+                        key = buf[pos:pos + length]
+                        hit = memo_get(key)
+                        if hit is not None:
+                            seq.append(hit)
+                            pos += length
+                            continue
+                    stack.append((seq, end, key))
+                    end = pos + length
+                item = FastDataset()
+                item._code = item._concept = item._num = None
+                seq.append(item)
+                ds = item
+                if not implicit and pos + 6 <= size and not (
+                        0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B) and not (
+                        buf[pos] == 0xFE and buf[pos + 1] == 0xFF) and (end is None or end > pos):
+                    raise Fallback("an implicit-VR item inside explicit-VR data")
+                in_dataset = True
+    except struct.error:
+        raise Truncated("truncated element header" if in_dataset else "truncated sequence"
+                        ) from None
 
 
 def parse(data: bytes | bytearray | memoryview,
