@@ -920,20 +920,35 @@ def _study_datetime(ds: Dataset) -> datetime | None:
     return _parse_dt(d + (t.split(".")[0] if t else ""))
 
 
+_UTC_OFFSET = re.compile(r"[+-]\d{4}$")
+_DT_FORMATS = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 10: "%Y%m%d%H", 8: "%Y%m%d"}
+
+
 def _parse_dt(value: str) -> datetime | None:
     v = (value or "").strip()
     if not v:
         return None
-    v = re.split(r"[+-]\d{4}$", v)[0]  # drop a UTC offset suffix
+    v = _UTC_OFFSET.split(v)[0]  # drop a UTC offset suffix
     main, _, frac = v.partition(".")
-    fmts = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 10: "%Y%m%d%H", 8: "%Y%m%d"}
-    fmt = fmts.get(len(main))
+    fmt = _DT_FORMATS.get(len(main))
     if fmt is None:
         return None
-    try:
-        dt = datetime.strptime(main, fmt)
-    except ValueError:
-        return None
+    dt = None
+    if len(main) == 14 and main.isascii() and main.isdigit():
+        # the common case without strptime: every field two digits in its range, where
+        # strptime's first reading of the digits is this one (tests/rdsr/test_reader_fast_paths.py)
+        mo, d, h, mi, sec = (int(main[4:6]), int(main[6:8]), int(main[8:10]),
+                             int(main[10:12]), int(main[12:14]))
+        if 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and sec <= 59:
+            try:
+                dt = datetime(int(main[:4]), mo, d, h, mi, sec)
+            except ValueError:  # e.g. 30 February, year 0
+                return None
+    if dt is None:
+        try:
+            dt = datetime.strptime(main, fmt)
+        except ValueError:
+            return None
     if frac.isdigit():
         dt = dt.replace(microsecond=int((frac + "000000")[:6]))
     return dt
