@@ -492,6 +492,14 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
                                 lens.append(n)
                     if pos >= mark:  # progress (at the end of a parsed item only)
                         mark = tick(pos)  # type: ignore[misc]
+                    if end is not None and pos >= end:
+                        # the sequence ends here too: what sequence mode would do
+                        if pos > end:
+                            raise Truncated("an item runs past the end of its sequence")
+                        ds, end, key = stack.pop()
+                        if key is not None:
+                            seq_memo[key] = seq
+                        continue
                     in_dataset = False
                     continue
                 # fast: a header seen before ------------------------------------------------
@@ -520,6 +528,20 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
                             pos += 8
                             if pos >= mark:
                                 mark = tick(pos)  # type: ignore[misc]
+                            if end is None and starts_at(seq_delim, pos):
+                                # the sequence ends here too: what sequence mode would do
+                                pos += 8
+                                ds, end, key = stack.pop()
+                                if key is not None:
+                                    n = pos - 8 - key
+                                    if n <= _MEMO_MAX:
+                                        content = buf[key:pos - 8]
+                                        seq_memo[content] = seq
+                                        if n >= _PREFIX:
+                                            lens = seq_starts.setdefault(content[:_PREFIX], [])
+                                            if n not in lens:
+                                                lens.append(n)
+                                continue
                             in_dataset = False
                             continue
                         raise Fallback("unexpected delimiter (FFFE,E00D) in a dataset")
@@ -565,7 +587,8 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
                                     if hit_seq is not None:
                                         break
                         if hit_seq is None:
-                            d = find(seq_delim, vstart, min(vstart + _PREFIX + 8, lim))
+                            d = find(seq_delim, vstart,
+                                 vstart + _PREFIX + 8 if vstart + _PREFIX + 8 < lim else lim)
                             if d != -1:
                                 hit_seq = seq_memo_get(buf[vstart:d])
                         if hit_seq is not None:
@@ -699,7 +722,7 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
                                 if hit is not None:
                                     break
                     if hit is None:
-                        d = find(delim, pos, min(pos + _PREFIX + 8, lim))
+                        d = find(delim, pos, pos + _PREFIX + 8 if pos + _PREFIX + 8 < lim else lim)
                         if d != -1:
                             hit = memo_get(buf[pos:d])
                     if hit is not None:

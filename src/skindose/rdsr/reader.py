@@ -151,7 +151,14 @@ def _children(item: Dataset) -> list[Dataset]:
 def _index(items: Iterable[Dataset]) -> dict[Code, list[Dataset]]:
     out: dict[Code, list[Dataset]] = {}
     for it in items:
-        key = _concept(it)
+        key = None
+        if it.__class__ is _FastDataset:  # a concept known already (see _concept)
+            try:
+                key = it._concept  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+        if key is None:
+            key = _concept(it)
         if key is not None:
             out.setdefault(key, []).append(it)
     return out
