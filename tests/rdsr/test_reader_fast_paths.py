@@ -4,7 +4,9 @@
   library) on valid, out-of-range and random date-times;
 * the per-object caches of the fast path (concept, code, measured value): a file whose
   identical items are all shared gives the same Procedure as the pydicom path, and editing
-  one copy of a shared item in the bytes changes only that event.
+  one copy of a shared item in the bytes changes only that event;
+* damaged copies of undefined-length files (synthetic explicit and implicit VR, the real
+  Siemens file): ``read_rdsr`` gives exactly the pydicom path's Procedure or error.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import pydicom
 import pytest
 
 from skindose.rdsr import _fastparse, reader
-from skindose.rdsr.synthetic import encode_rdsr, example_procedure
+from skindose.rdsr.synthetic import build_rdsr, encode_rdsr, example_procedure
+from tests.conftest import real_rdsr_files
 
 
 def _strptime_reference(main: str) -> datetime | None:
@@ -101,3 +104,32 @@ def test_editing_one_copy_of_a_shared_value_changes_one_event():
     for k, (a, b) in enumerate(zip(got.events, plain.events, strict=True)):
         if k != which:
             assert a.kvp == b.kvp
+
+
+# ---------------------------------------------------------------------------------------------
+# damaged undefined-length files (the memo's candidate ends, whole-sequence sharing)
+
+UNDEFINED_REAL = [p for p in real_rdsr_files()
+                  if p.name == "pyskindose__siemens_axiom_example_procedure.dcm"]
+
+
+def _undefined_sources():
+    from tests.rdsr.test_fast_reader import _to_bytes
+
+    proc = example_procedure(12, seed=21)
+    yield "synthetic-explicit-undefined", _to_bytes(build_rdsr(proc), undefined=True)
+    yield "synthetic-implicit-undefined", _to_bytes(build_rdsr(proc), implicit=True,
+                                                    undefined=True)
+    for p in UNDEFINED_REAL:
+        yield p.name, p.read_bytes()
+
+
+@pytest.mark.parametrize("label,data", list(_undefined_sources()),
+                         ids=[lab for lab, _ in _undefined_sources()])
+def test_undefined_length_mutants_fast_equals_pydicom(label, data):
+    from tests.rdsr.test_fast_reader import _comparable, _fast, _mutants, _reference
+
+    assert _comparable(reader._parse(_fastparse.parse(data), "<bytes>")) == _comparable(
+        _reference(data))  # the intact file: fast path, no fallback
+    for what, m in _mutants(data, seed=len(data) + 5, n_flip=16, n_trunc=4, n_del=4):
+        assert _comparable(_fast(m)) == _comparable(_reference(m)), (label, what)
