@@ -251,10 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"uptime after: {after}", flush=True)
     if args.profile:
         profile(files, args.out / "reader_profile.txt")
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+    import skindose
+
+    src = Path(skindose.__file__).resolve().parent  # the code measured (PYTHONPATH decides)
+    commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
     (args.out / "reader_bench.json").write_text(json.dumps(
-        {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": commit,
+        {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": commit or "not a git tree",
+         "skindose": str(src),
          "uptime_before": before, "uptime_after": after, "rows": rows}, indent=1))
     write_csv(args.out / "reader_bench.csv", rows)
     return 0
