@@ -873,6 +873,7 @@ def _report_result(result, args, out_path: Path | None, *, json_out: bool) -> in
 
 def _compute(args) -> int:
     from skindose.rdsr import read_rdsr
+    from skindose.rdsr.reader import progress_line
 
     # everything that can be wrong with the options is found before any long work
     settings = _load_settings(args.settings)
@@ -887,8 +888,9 @@ def _compute(args) -> int:
 
     def work(tmp: Path | None) -> int:
         _preload_for_compute()
-        procs = [read_rdsr(f) for f in args.files]
         progress = (not args.json) and sys.stderr.isatty()
+        procs = [read_rdsr(f, progress=progress_line(f) if progress else None)
+                 for f in args.files]
         result = _run_compute(procs, args.phantom, args.height_m, args.mass_kg, settings,
                               progress, same_patient=args.same_patient)
         result = apply_anonymize(result, args.anonymize or None)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydicom.charset import python_encoding
@@ -54,6 +54,7 @@ _SEQ_DELIM = 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
 _CHARSET_TAG = 0x00080005
 _ITEM_DELIM_BYTES = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+_SEQ_DELIM_BYTES = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _MEMO_MAX = 512  # bytes: items up to this size are remembered by content
 
 _HDR = struct.Struct("<HH2sH")  # explicit VR, short form: group, element, VR, 16-bit length
@@ -173,7 +174,10 @@ class FastDataset(dict):
     and ``ds[tag]`` follow pydicom's ``Dataset``.
     """
 
-    __slots__ = ("_vrs", "file_meta", "filename")
+    # _code, _concept, _num: what the reader derives from a code item, a content item's
+    # concept name and a measured-value item, kept on the object, which stands for every
+    # byte-identical copy of the item (None: not yet)
+    __slots__ = ("_code", "_concept", "_num", "_vrs", "file_meta", "filename")
 
     def _resolve(self, key: Any, raw: tuple) -> Any:
         vr, start, end, ctx = raw
@@ -380,19 +384,66 @@ def _decode(vr: str, raw: bytes, length: int, codec: str | None) -> Any:
     raise Fallback(f"VR {vr} is not decoded by the fast path")
 
 
-def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDataset:
+# Element headers the loop has seen, by their first bytes (tag, and in explicit VR the VR):
+# (dataset key, VR, kind). Only headers whose handling does not depend on where they occur
+# are kept: not the Specific Character Set, not a VR that differs from the dictionary's.
+# kind: 0 a value with a 16-bit length (explicit VR), 1 a value with a 32-bit length, 2 a
+# sequence, 3 the item delimiter (the only (FFFE,eeee) tag a dataset may hold).
+_EXPLICIT_HEADERS: dict[bytes, tuple[Any, str, int]] = {}
+_IMPLICIT_HEADERS: dict[bytes, tuple[Any, str | None, int]] = {}
+_EHDR = struct.Struct("<6sH")  # explicit VR: tag + VR bytes, 16-bit length
+_IHDR = struct.Struct("<4sL")  # implicit VR: tag bytes, 32-bit length
+_PREFIX = 64  # bytes: undefined-length items are looked up in the memo by this prefix
+_EXPLICIT_HEADERS[_ITEM_DELIM_BYTES[:6]] = (None, "", 3)
+_IMPLICIT_HEADERS[_ITEM_DELIM_BYTES[:4]] = (None, None, 3)
+
+
+def _remember_header(implicit: bool, head: bytes, tag: int, vr: str | None,
+                     info: tuple[str, str] | None) -> None:
+    """Add a header to the dispatch table when its handling is the same everywhere."""
+    if tag == _CHARSET_TAG or tag >> 16 == 0xFFFE:
+        return
+    key: Any = tag if info is None else info[0]
+    if implicit:
+        if info is not None:
+            vr = info[1]
+        _IMPLICIT_HEADERS[head] = (key, vr, 2 if vr == "SQ" else 1)
+        return
+    if info is not None and vr != info[1]:
+        return  # a VR other than the dictionary's: recorded per dataset (slow path)
+    kind = 2 if vr == "SQ" else 1 if vr in _LONG_VRS else 0
+    _EXPLICIT_HEADERS[head] = (key, vr, kind)  # type: ignore[assignment]
+
+
+def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None,
+          tick: Callable[[int], int] | None = None) -> FastDataset:
     """The root dataset from ``pos`` to the end of ``buf``, with every nested sequence.
 
     One loop with an explicit stack. In dataset mode it reads the elements of ``ds`` until
     ``end`` (or until an item delimiter when ``end`` is None); in sequence mode the items of
     ``seq`` until ``end`` (or until a sequence delimiter). Values are not decoded here: each
     is kept as ``(VR, start, end, ctx)`` (VR None: a private element of implicit-VR data).
+
+    Two shortcuts, both functions of the bytes alone: an element header seen before is
+    handled from a table (``_EXPLICIT_HEADERS`` / ``_IMPLICIT_HEADERS``) instead of being
+    decoded field by field, and an item whose content bytes equal those of an item parsed
+    before is that same (shared) dataset.
+
+    ``tick(pos)``, when given, is called at the end of the first parsed item at or past the
+    position it returned last (the start: ``tick(pos)`` once first); it returns the next
+    position. Without it the loop pays one integer comparison per parsed item.
     """
     size = len(buf)
+    mark = size + 1 if tick is None else tick(pos)
     ctx = _Ctx(buf, codec)
     hdr = _HDR.unpack_from
     taglen = _TAGLEN.unpack_from
     u32 = _U32.unpack_from
+    find = buf.find
+    starts_at = buf.startswith
+    head_of = (_IHDR if implicit else _EHDR).unpack_from
+    headers: dict[bytes, Any] = _IMPLICIT_HEADERS if implicit else _EXPLICIT_HEADERS
+    headers_get = headers.get
     vr_of = _VR_OF_BYTES
     long_vrs = _LONG_VRS
     infos = _INFO
@@ -404,169 +455,315 @@ def _tree(buf: bytes, pos: int, implicit: bool, codec: str | None) -> FastDatase
     stack: list[tuple[Any, int | None, Any]] = []
     # Small items recur byte for byte (concept names, units, many NUM items): one parsed
     # dataset serves every identical copy (values are decoded identically; nothing mutates).
+    # memo: content bytes → dataset; starts: the first _PREFIX content bytes → the content
+    # lengths remembered with that start (to find an undefined-length item's end).
     memo: dict[bytes, FastDataset] = {}
+    memo_get = memo.get
+    starts: dict[bytes, list[int]] = {}
+    starts_get = starts.get
+    delim = _ITEM_DELIM_BYTES
+    # the same for whole sequences (their own tables: an empty item and an empty sequence
+    # have the same content bytes)
+    seq_memo: dict[bytes, list[FastDataset]] = {}
+    seq_memo_get = seq_memo.get
+    seq_starts: dict[bytes, list[int]] = {}
+    seq_starts_get = seq_starts.get
+    seq_delim = _SEQ_DELIM_BYTES
     key: Any
     if implicit and pos + 6 <= size and 0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B:
         raise Fallback("the dataset looks explicit-VR although the transfer syntax is implicit")
-    while True:
-        if in_dataset:
-            if end is not None and pos >= end:
-                if pos > end:
-                    raise Truncated("an element runs past the end of its item")
-                if not stack:
-                    return root
-                seq, end, key = stack.pop()
-                if key is not None:
-                    memo[key] = ds
-                in_dataset = False
-                continue
-            if pos + 8 > size:
-                raise Truncated("truncated element header")
-            if implicit:
-                g, e, length = taglen(buf, pos)
-                tag = (g << 16) | e
-                if g == 0xFFFE:
-                    if end is None and tag == _ITEM_DELIM and length == 0:
-                        seq, end, key = stack.pop()
-                        if key.__class__ is int and pos - key <= _MEMO_MAX:
-                            memo[buf[key:pos]] = ds
-                        pos += 8
+    # A header cut by the end of the bytes makes unpack_from raise struct.error (cheaper
+    # than a length check before every header).
+    try:
+        while True:
+            if in_dataset:
+                if end is not None and pos >= end:
+                    if pos > end:
+                        raise Truncated("an element runs past the end of its item")
+                    if not stack:
+                        return root
+                    seq, end, key = stack.pop()
+                    if key is not None:
+                        memo[key] = ds
+                        n = len(key)
+                        if n >= _PREFIX:
+                            lens = starts.setdefault(key[:_PREFIX], [])
+                            if n not in lens:
+                                lens.append(n)
+                    if pos >= mark:  # progress (at the end of a parsed item only)
+                        mark = tick(pos)  # type: ignore[misc]
+                    if end is not None and pos >= end:
+                        # the sequence ends here too: what sequence mode would do
+                        if pos > end:
+                            raise Truncated("an item runs past the end of its sequence")
+                        ds, end, key = stack.pop()
+                        if key is not None:
+                            seq_memo[key] = seq
+                        continue
+                    in_dataset = False
+                    continue
+                # fast: a header seen before ------------------------------------------------
+                head, length = head_of(buf, pos)
+                entry = headers_get(head)
+                if entry is not None:
+                    dkey, vr, kind = entry
+                    if kind == 0:  # explicit VR, 16-bit length
+                        vend = pos + 8 + length
+                        if vend > size or (end is not None and vend > end):
+                            raise Truncated("an element's value runs past the end of its dataset")
+                        ds[dkey] = (vr, pos + 8, vend, ctx)
+                        pos = vend
+                        continue
+                    if kind == 3:  # item delimiter
+                        if end is None and length == 0:
+                            seq, end, key = stack.pop()
+                            n = pos - key
+                            if n <= _MEMO_MAX:
+                                content = buf[key:pos]
+                                memo[content] = ds
+                                if n >= _PREFIX:
+                                    lens = starts.setdefault(content[:_PREFIX], [])
+                                    if n not in lens:
+                                        lens.append(n)
+                            pos += 8
+                            if pos >= mark:
+                                mark = tick(pos)  # type: ignore[misc]
+                            if end is None and starts_at(seq_delim, pos):
+                                # the sequence ends here too: what sequence mode would do
+                                pos += 8
+                                ds, end, key = stack.pop()
+                                if key is not None:
+                                    n = pos - 8 - key
+                                    if n <= _MEMO_MAX:
+                                        content = buf[key:pos - 8]
+                                        seq_memo[content] = seq
+                                        if n >= _PREFIX:
+                                            lens = seq_starts.setdefault(content[:_PREFIX], [])
+                                            if n not in lens:
+                                                lens.append(n)
+                                continue
+                            in_dataset = False
+                            continue
+                        raise Fallback("unexpected delimiter (FFFE,E00D) in a dataset")
+                    if implicit:
+                        vstart = pos + 8
+                    else:
+                        length = u32(buf, pos + 8)[0]
+                        vstart = pos + 12
+                    if length != _UNDEFINED:
+                        vend = vstart + length
+                        if vend > size or (end is not None and vend > end):
+                            raise Truncated("an element's value runs past the end of its dataset")
+                        if kind == 2:
+                            # a whole sequence equal to one parsed before is that (shared) list
+                            key = None
+                            if length <= _MEMO_MAX:
+                                key = buf[vstart:vend]
+                                hit_seq = seq_memo_get(key)
+                                if hit_seq is not None:
+                                    ds[dkey] = hit_seq
+                                    pos = vend
+                                    continue
+                            items: list[FastDataset] = []
+                            ds[dkey] = items
+                            stack.append((ds, end, key))
+                            seq, end = items, vend
+                            pos = vstart
+                            in_dataset = False
+                            continue
+                        ds[dkey] = (vr, vstart, vend, ctx)
+                        pos = vend
+                        continue
+                    if kind == 2:
+                        # an undefined-length sequence: as for items, by start and length
+                        lim = size if end is None else end
+                        hit_seq = None
+                        lens = seq_starts_get(buf[vstart:vstart + _PREFIX])
+                        if lens is not None:
+                            for n in lens:
+                                d = vstart + n
+                                if d + 8 <= lim and starts_at(seq_delim, d):
+                                    hit_seq = seq_memo_get(buf[vstart:d])
+                                    if hit_seq is not None:
+                                        break
+                        if hit_seq is None:
+                            d = find(seq_delim, vstart,
+                                 vstart + _PREFIX + 8 if vstart + _PREFIX + 8 < lim else lim)
+                            if d != -1:
+                                hit_seq = seq_memo_get(buf[vstart:d])
+                        if hit_seq is not None:
+                            ds[dkey] = hit_seq
+                            pos = d + 8
+                            continue
+                        items = []
+                        ds[dkey] = items
+                        stack.append((ds, end, vstart))  # an int: an undefined-length sequence
+                        seq, end = items, None
+                        pos = vstart
                         in_dataset = False
                         continue
-                    raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
-                pos += 8
-                vr = None
-            else:
-                g, e, vr_bytes, length = hdr(buf, pos)
-                tag = (g << 16) | e
-                if g == 0xFFFE:
-                    length = u32(buf, pos + 4)[0]
-                    if end is None and tag == _ITEM_DELIM and length == 0:
-                        seq, end, key = stack.pop()
-                        if key.__class__ is int and pos - key <= _MEMO_MAX:
-                            memo[buf[key:pos]] = ds
-                        pos += 8
-                        in_dataset = False
-                        continue
-                    raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
-                vr = vr_of.get(vr_bytes)
-                if vr is None:
-                    raise Fallback(f"unknown or implicit VR {vr_bytes!r} in explicit-VR data")
-                if vr in long_vrs:
-                    if pos + 12 > size:
-                        raise Truncated("truncated element header")
-                    length = u32(buf, pos + 8)[0]
-                    pos += 12
-                else:
+                    # an undefined length on another element: the slow path says what it is
+                # slow: decode the header field by field ------------------------------------
+                if implicit:
+                    g, e, length = taglen(buf, pos)
+                    tag = (g << 16) | e
+                    if g == 0xFFFE:  # a valid item delimiter is in the table
+                        raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
                     pos += 8
-            try:
-                info = infos[tag]
-            except KeyError:
-                info = _info(tag)
-            if length == _UNDEFINED:
+                    vr = None
+                else:
+                    g, e, vr_bytes, length = hdr(buf, pos)
+                    tag = (g << 16) | e
+                    if g == 0xFFFE:
+                        raise Fallback(f"unexpected delimiter ({g:04X},{e:04X}) in a dataset")
+                    vr = vr_of.get(vr_bytes)
+                    if vr is None:
+                        raise Fallback(f"unknown or implicit VR {vr_bytes!r} in explicit-VR data")
+                    if vr in long_vrs:
+                        length = u32(buf, pos + 8)[0]
+                        pos += 12
+                    else:
+                        pos += 8
+                try:
+                    info = infos[tag]
+                except KeyError:
+                    info = _info(tag)
+                if not (vr == "UN" and info is not None):
+                    _remember_header(implicit, head, tag, vr, info)
+                if length == _UNDEFINED:
+                    if vr is None:
+                        if info is not None and info[1] != "SQ":
+                            raise Fallback("an undefined length on an element that is not a "
+                                           "sequence")
+                    elif vr != "SQ":
+                        raise Fallback("an undefined length on an element that is not a sequence")
+                    items = []
+                    ds[info[0] if info is not None else tag] = items
+                    stack.append((ds, end, None))
+                    seq, end = items, None
+                    in_dataset = False
+                    continue
+                vend = pos + length
+                if vend > size or (end is not None and vend > end):
+                    raise Truncated("an element's value runs past the end of its dataset")
+                if info is None:  # private or unknown: kept under its tag
+                    if vr == "SQ":
+                        items = []
+                        ds[tag] = items
+                        stack.append((ds, end, None))
+                        seq, end = items, vend
+                        in_dataset = False
+                        continue
+                    ds[tag] = (vr, pos, vend, ctx)
+                    pos = vend
+                    continue
                 if vr is None:
-                    if info is not None and info[1] != "SQ":
-                        raise Fallback("an undefined length on an element that is not a "
-                                       "sequence")
-                elif vr != "SQ":
-                    raise Fallback("an undefined length on an element that is not a sequence")
-                items: list[FastDataset] = []
-                ds[info[0] if info is not None else tag] = items
-                stack.append((ds, end, None))
-                seq, end = items, None
-                in_dataset = False
-                continue
-            vend = pos + length
-            if vend > size or (end is not None and vend > end):
-                raise Truncated("an element's value runs past the end of its dataset")
-            if info is None:  # private or unknown: kept under its tag
+                    vr = info[1]
+                elif vr != info[1]:
+                    if vr == "UN":
+                        raise Fallback("a public element with VR UN")
+                    vrs = getattr(ds, "_vrs", None)
+                    if vrs is None:
+                        vrs = ds._vrs = {}
+                    vrs[tag] = vr
                 if vr == "SQ":
                     items = []
-                    ds[tag] = items
+                    ds[info[0]] = items
                     stack.append((ds, end, None))
                     seq, end = items, vend
                     in_dataset = False
                     continue
-                ds[tag] = (vr, pos, vend, ctx)
+                if tag == _CHARSET_TAG and ds is not root:
+                    raise Fallback("a Specific Character Set inside a sequence item")
+                ds[info[0]] = (vr, pos, vend, ctx)
                 pos = vend
-                continue
-            if vr is None:
-                vr = info[1]
-            elif vr != info[1]:
-                if vr == "UN":
-                    raise Fallback("a public element with VR UN")
-                vrs = getattr(ds, "_vrs", None)
-                if vrs is None:
-                    vrs = ds._vrs = {}
-                vrs[tag] = vr
-            if vr == "SQ":
-                items = []
-                ds[info[0]] = items
-                stack.append((ds, end, None))
-                seq, end = items, vend
-                in_dataset = False
-                continue
-            if tag == _CHARSET_TAG and ds is not root:
-                raise Fallback("a Specific Character Set inside a sequence item")
-            ds[info[0]] = (vr, pos, vend, ctx)
-            pos = vend
-        else:
-            if end is not None and pos >= end:
-                if pos > end:
-                    raise Truncated("an item runs past the end of its sequence")
-                ds, end, _ = stack.pop()
-                in_dataset = True
-                continue
-            if pos + 8 > size:
-                raise Truncated("truncated sequence")
-            g, e, length = taglen(buf, pos)
-            tag = (g << 16) | e
-            pos += 8
-            if tag == _SEQ_DELIM:
-                if end is None and length == 0:
-                    ds, end, _ = stack.pop()
+            else:
+                if end is not None and pos >= end:
+                    if pos > end:
+                        raise Truncated("an item runs past the end of its sequence")
+                    ds, end, key = stack.pop()
+                    if key is not None:  # the content of a defined-length sequence
+                        seq_memo[key] = seq
                     in_dataset = True
                     continue
-                raise Fallback("unexpected sequence delimiter")
-            if tag != _ITEM:
-                raise Fallback(f"({g:04X},{e:04X}) where a sequence item was expected")
-            if length == _UNDEFINED:
-                # the same memo: the content up to the first item delimiter, if an identical
-                # complete item was parsed before (parsing is a function of these bytes alone)
-                d = buf.find(_ITEM_DELIM_BYTES, pos, pos + _MEMO_MAX + 8)
-                if d != -1 and (end is None or d + 8 <= end):
-                    hit = memo.get(buf[pos:d])
+                g, e, length = taglen(buf, pos)
+                tag = (g << 16) | e
+                pos += 8
+                if tag == _SEQ_DELIM:
+                    if end is None and length == 0:
+                        ds, end, key = stack.pop()
+                        if key is not None:  # the start of an undefined-length sequence
+                            n = pos - 8 - key
+                            if n <= _MEMO_MAX:
+                                content = buf[key:pos - 8]
+                                seq_memo[content] = seq
+                                if n >= _PREFIX:
+                                    lens = seq_starts.setdefault(content[:_PREFIX], [])
+                                    if n not in lens:
+                                        lens.append(n)
+                        in_dataset = True
+                        continue
+                    raise Fallback("unexpected sequence delimiter")
+                if tag != _ITEM:
+                    raise Fallback(f"({g:04X},{e:04X}) where a sequence item was expected")
+                if length == _UNDEFINED:
+                    # the memo again, for content that ends at an item delimiter: the content
+                    # lengths remembered under this start, and the first delimiter within
+                    # _PREFIX bytes (small items). Bytes equal to a remembered item's content
+                    # parse to that item: parsing is a function of these bytes alone.
+                    hit = None
+                    lim = size if end is None else end
+                    lens = starts_get(buf[pos:pos + _PREFIX])
+                    if lens is not None:
+                        for n in lens:
+                            d = pos + n
+                            if d + 8 <= lim and starts_at(delim, d):
+                                hit = memo_get(buf[pos:d])
+                                if hit is not None:
+                                    break
+                    if hit is None:
+                        d = find(delim, pos, pos + _PREFIX + 8 if pos + _PREFIX + 8 < lim else lim)
+                        if d != -1:
+                            hit = memo_get(buf[pos:d])
                     if hit is not None:
                         seq.append(hit)
                         pos = d + 8
                         continue
-                stack.append((seq, end, pos))  # an int: the start of an undefined-length item
-                end = None
-            else:
-                if pos + length > size or (end is not None and pos + length > end):
-                    raise Truncated("an item runs past the end of its sequence")
-                key = None
-                if length <= _MEMO_MAX:
-                    key = buf[pos:pos + length]
-                    hit = memo.get(key)
-                    if hit is not None:
-                        seq.append(hit)
-                        pos += length
-                        continue
-                stack.append((seq, end, key))
-                end = pos + length
-            item = FastDataset()
-            seq.append(item)
-            ds = item
-            if not implicit and pos + 6 <= size and not (
-                    0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B) and not (
-                    buf[pos] == 0xFE and buf[pos + 1] == 0xFF) and (end is None or end > pos):
-                raise Fallback("an implicit-VR item inside explicit-VR data")
-            in_dataset = True
+                    stack.append((seq, end, pos))  # an int: the start of an undefined-length item
+                    end = None
+                else:
+                    if pos + length > size or (end is not None and pos + length > end):
+                        raise Truncated("an item runs past the end of its sequence")
+                    key = None
+                    if length <= _MEMO_MAX:
+                        key = buf[pos:pos + length]
+                        hit = memo_get(key)
+                        if hit is not None:
+                            seq.append(hit)
+                            pos += length
+                            continue
+                    stack.append((seq, end, key))
+                    end = pos + length
+                item = FastDataset()
+                item._code = item._concept = item._num = None
+                seq.append(item)
+                ds = item
+                if not implicit and pos + 6 <= size and not (
+                        0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B) and not (
+                        buf[pos] == 0xFE and buf[pos + 1] == 0xFF) and (end is None or end > pos):
+                    raise Fallback("an implicit-VR item inside explicit-VR data")
+                in_dataset = True
+    except struct.error:
+        raise Truncated("truncated element header" if in_dataset else "truncated sequence"
+                        ) from None
 
 
-def parse(data: bytes | bytearray | memoryview) -> FastDataset:
+def parse(data: bytes | bytearray | memoryview,
+          tick: Callable[[int], int] | None = None) -> FastDataset:
     """Parse a DICOM Part 10 file's bytes into a :class:`FastDataset` tree.
+
+    ``tick``: a progress hook, ``tick(byte_position) -> next_byte_position`` (see
+    :func:`_tree`).
 
     Raises
     ------
@@ -614,7 +811,7 @@ def parse(data: bytes | bytearray | memoryview) -> FastDataset:
     if "MediaStorageSOPClassUID" not in meta:
         raise Fallback("file meta without Media Storage SOP Class UID")
     codec = _charset(buf, pos, implicit)
-    root = _tree(buf, pos, implicit, codec)
+    root = _tree(buf, pos, implicit, codec, tick)
     root.file_meta = meta
     root.filename = None
     return root

@@ -18,9 +18,10 @@ import io
 import math
 import os
 import re
+import sys
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -63,7 +64,7 @@ from skindose.rdsr.model import (
 )
 from skindose.rdsr.units import NONSTANDARD, convert
 
-__all__ = ["parse_reference_point", "read_rdsr"]
+__all__ = ["ProgressCallback", "parse_reference_point", "progress_line", "read_rdsr"]
 
 RDSR_SOP = "1.2.840.10008.5.1.4.1.1.88.67"
 ENHANCED_RDSR_SOP = "1.2.840.10008.5.1.4.1.1.88.76"
@@ -86,20 +87,58 @@ Source = str | os.PathLike | bytes | bytearray | BinaryIO | Dataset
 # small helpers on content items
 
 
+_FastDataset = _fastparse.FastDataset
+_DSValue = _fastparse.DSValue
+
+
+def _code_of(c: Dataset) -> Code:
+    """The normalised code of a code sequence item (scheme + value).
+
+    On the fast path one item object stands for every byte-identical copy in the file
+    (concept names recur thousands of times), so the result is kept on the object.
+    """
+    if c.__class__ is _FastDataset:
+        try:
+            k = c._code  # type: ignore[attr-defined]
+        except AttributeError:  # a dataset not made as a sequence item
+            k = None
+        if k is None:
+            k = code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+            c._code = k  # type: ignore[attr-defined]
+        return k
+    return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+
+
+_dict_get = dict.get
+
+
 def _concept(item: Dataset) -> Code | None:
+    if item.__class__ is _FastDataset:  # (the hottest call of the walk)
+        try:
+            k = item._concept  # type: ignore[attr-defined]
+        except AttributeError:  # a dataset not made as a sequence item
+            k = None
+        if k is not None:
+            return k
+        seq = _dict_get(item, "ConceptNameCodeSequence")  # a sequence is a list already
+        if seq.__class__ is tuple:  # other bytes under this keyword: decode them as ever
+            seq = item.get("ConceptNameCodeSequence")
+        if not seq:
+            return None
+        k = _code_of(seq[0])
+        item._concept = k  # type: ignore[attr-defined]
+        return k
     seq = item.get("ConceptNameCodeSequence")
     if not seq:
         return None
-    c = seq[0]
-    return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+    return _code_of(seq[0])
 
 
 def _coded_value(item: Dataset) -> Code | None:
     seq = item.get("ConceptCodeSequence")
     if not seq:
         return None
-    c = seq[0]
-    return code_key(c.get("CodingSchemeDesignator"), c.get("CodeValue"))
+    return _code_of(seq[0])
 
 
 def _coded_meaning(item: Dataset) -> str:
@@ -117,7 +156,14 @@ def _children(item: Dataset) -> list[Dataset]:
 def _index(items: Iterable[Dataset]) -> dict[Code, list[Dataset]]:
     out: dict[Code, list[Dataset]] = {}
     for it in items:
-        key = _concept(it)
+        key = None
+        if it.__class__ is _FastDataset:  # a concept known already (see _concept)
+            try:
+                key = it._concept  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+        if key is None:
+            key = _concept(it)
         if key is not None:
             out.setdefault(key, []).append(it)
     return out
@@ -183,39 +229,29 @@ class _Ctx:
         name: str | None = None,
     ) -> float | None:
         """Numeric value of a NUM item in the house unit, or None (with a warning)."""
-        seq = item.get("MeasuredValueSequence")
+        if item.__class__ is _FastDataset:  # a sequence is a list already (see _concept)
+            seq = _dict_get(item, "MeasuredValueSequence")
+            if seq.__class__ is tuple:
+                seq = item.get("MeasuredValueSequence")
+        else:
+            seq = item.get("MeasuredValueSequence")
         if not seq:
             self.warn_at(where, f"{what} is present but has no value; treated as not reported")
             return None
         mv = seq[0]
-        raw = mv.get("NumericValue")
-        if raw is None or raw == "":
-            self.warn_at(where, f"{what} is present but empty; treated as not reported")
-            return None
-        values: list[float] = []
-        multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
-        raw_list = list(raw) if multi else [raw]
-        for r in raw_list:
+        fast = mv.__class__ is _FastDataset
+        cached = None
+        if fast:  # one object for every byte-identical measured value: its result is kept
             try:
-                values.append(float(r))
-            except (TypeError, ValueError):
-                self.warn_at(where, f"{what} value {r!r} is not a number; ignored")
-        values = [v for v in values if math.isfinite(v)]
-        if not values:
-            return None
-        if len(values) > 1:
-            nz = [v for v in values if v != 0.0] or values
-            value = sum(nz) / len(nz)
-            self.warn_at(
-                where, f"{what} has {len(values)} values (one per pulse); the mean of the "
-                f"non-zero values, {value:g}, is used", code=NoteCode.MULTI_VALUED
-            )
-            if assumed is not None and name:
-                assumed.add(name)
+                cached = mv._num  # type: ignore[attr-defined]
+            except AttributeError:  # a dataset not made as a sequence item
+                fast = False
+        if cached is not None:
+            value, unit = cached
         else:
-            value = values[0]
-        useq = mv.get("MeasurementUnitsCodeSequence")
-        unit = str(useq[0].get("CodeValue", "")) if useq else None
+            value, unit = self._measured(mv, what, where, assumed, name, fast)
+            if value is None:
+                return None
         try:
             out = convert(value, unit, dimension)
         except KeyError:
@@ -232,6 +268,47 @@ class _Ctx:
                 once_key=f"unit:{unit}", code=NoteCode.UNIT_CONVERTED,
             )
         return out
+
+    def _measured(self, mv: Dataset, what: str, where: int | str, assumed: set[str] | None,
+                  name: str | None, fast: bool) -> tuple[float | None, str | None]:
+        """(value, unit code) of a measured-value item; value None: not reported (noted)."""
+        raw = mv.get("NumericValue")
+        if raw is None or raw == "":
+            self.warn_at(where, f"{what} is present but empty; treated as not reported")
+            return None, None
+        if raw.__class__ is _DSValue:  # the fast path's single DS value: a float already
+            value = float(raw)
+            if not math.isfinite(value):
+                return None, None
+        else:
+            fast = False  # several values: notes per event, nothing is kept
+            values: list[float] = []
+            multi = isinstance(raw, list | tuple | pydicom.multival.MultiValue)
+            raw_list = list(raw) if multi else [raw]
+            for r in raw_list:
+                try:
+                    values.append(float(r))
+                except (TypeError, ValueError):
+                    self.warn_at(where, f"{what} value {r!r} is not a number; ignored")
+            values = [v for v in values if math.isfinite(v)]
+            if not values:
+                return None, None
+            if len(values) > 1:
+                nz = [v for v in values if v != 0.0] or values
+                value = sum(nz) / len(nz)
+                self.warn_at(
+                    where, f"{what} has {len(values)} values (one per pulse); the mean of the "
+                    f"non-zero values, {value:g}, is used", code=NoteCode.MULTI_VALUED
+                )
+                if assumed is not None and name:
+                    assumed.add(name)
+            else:
+                value = values[0]
+        useq = mv.get("MeasurementUnitsCodeSequence")
+        unit = str(useq[0].get("CodeValue", "")) if useq else None
+        if fast:
+            mv._num = (value, unit)  # type: ignore[attr-defined]
+        return value, unit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,13 +488,98 @@ def _load(source: Source, name: str | None = None) -> tuple[Dataset, str]:
 # public entry point
 
 
-def read_rdsr(source: Source) -> Procedure:
+ProgressCallback = Callable[[int, int], None]
+
+
+class _ProgressError(BaseException):
+    """An exception raised by the caller's progress callable, carried past the walk's
+    ``except Exception`` (which would otherwise name it a file structure problem)."""
+
+    def __init__(self, exc: Exception):
+        super().__init__(exc)
+        self.exc = exc
+
+
+class _Progress:
+    """Percent of one file's reading, reported in steps of 5 (at most 20 calls, increasing).
+
+    The byte scan of the fast path is the first half (by bytes), the walk over the
+    irradiation events the second (by events); the pydicom path reports 50 after
+    ``dcmread``. After a fallback nothing is reported again until the percent passes the
+    last one reported.
+    """
+
+    __slots__ = ("fn", "last")
+
+    def __init__(self, fn: ProgressCallback):
+        self.fn = fn
+        self.last = 0  # 0 % is not reported
+
+    def report(self, percent: int) -> None:
+        percent -= percent % 5
+        if percent > self.last:
+            self.last = percent
+            try:
+                self.fn(percent, 100)
+            except Exception as exc:
+                raise _ProgressError(exc) from exc
+
+    def bytes_tick(self, size: int) -> Callable[[int], int]:
+        """The parser's hook: report ``pos`` of ``size`` bytes as 0–50 %; the next mark."""
+        def tick(pos: int) -> int:
+            pct = 50 * pos // max(size, 1)
+            self.report(pct)
+            nxt = pct - pct % 5 + 5
+            return -(-nxt * size // 50)  # the first position at nxt percent
+        return tick
+
+    def events(self, done: int, total: int) -> int:
+        """Report ``done`` of ``total`` events as 50–100 %; the next event count to report."""
+        pct = 50 + 50 * done // max(total, 1)
+        self.report(pct)
+        nxt = pct - pct % 5 + 5 - 50
+        return -(-nxt * total // 50)
+
+
+#: A file at least this large gets a progress line in the command line (about 800 events;
+#: about a second to read on a loaded 2-core machine, benchmarks/README.md "Reader").
+PROGRESS_MIN_BYTES = 5_000_000
+
+
+def progress_line(source: Any) -> ProgressCallback | None:
+    """A ``progress`` for :func:`read_rdsr` that keeps one line on stderr up to date.
+
+    Prints ``skindose: reading NAME: 45%`` (``\r``-rewritten, a newline at 100 %), the way
+    :func:`skindose.compute` shows its dose loop. None for a file under
+    :data:`PROGRESS_MIN_BYTES` or a source that is not a path (nothing worth showing).
+    """
+    try:
+        size = os.path.getsize(source)
+    except (TypeError, ValueError, OSError):
+        return None
+    if size < PROGRESS_MIN_BYTES:
+        return None
+    label = Path(source).name
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\rskindose: reading {label}: {done}%", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def read_rdsr(source: Source, *, progress: ProgressCallback | None = None) -> Procedure:
     """Read an X-Ray Radiation Dose SR.
 
     Parameters
     ----------
     source
         A path, bytes, a binary file object or a pydicom ``Dataset``.
+    progress
+        Called as ``progress(percent_done, 100)`` while the file is read, at most 20 times
+        (every 5 %, the last call ``progress(100, 100)``): the first half is the byte scan,
+        the second the walk over the irradiation events. None (default): nothing is called
+        and nothing is measured.
 
     Returns
     -------
@@ -431,6 +593,18 @@ def read_rdsr(source: Source) -> Procedure:
         Not DICOM, truncated, not an X-ray RDSR (a CT dose SR, Patient or Radiopharmaceutical
         dose SR and other SR classes get their own message), or no irradiation events.
     """
+    if progress is None:
+        return _read(source, None)
+    report = _Progress(progress)
+    try:
+        proc = _read(source, report)
+    except _ProgressError as exc:  # the caller's own exception, as it was raised
+        raise exc.exc from None
+    report.report(100)
+    return proc
+
+
+def _read(source: Source, report: _Progress | None) -> Procedure:
     # fast path (skindose.rdsr._fastparse): one lazy pass over the encoded bytes; anything it
     # does not read exactly as pydicom would raises Fallback, and pydicom reads the file.
     data, name = _fast_input(source)
@@ -438,9 +612,13 @@ def read_rdsr(source: Source) -> Procedure:
     truncated = False
     if data is not None:
         try:
-            root = _fastparse.parse(data)
+            root = _fastparse.parse(data, None if report is None else report.bytes_tick(
+                len(data)))
+            if report is not None:
+                report.report(50)
             try:
-                return _with_unread_events_note(_parse(root, name), data)  # type: ignore[arg-type]
+                return _with_unread_events_note(_parse(root, name, report),  # type: ignore[arg-type]
+                                                data)
             except RDSRError:
                 raise
             except Exception as exc:
@@ -451,8 +629,10 @@ def read_rdsr(source: Source) -> Procedure:
         if not isinstance(source, Dataset):
             source = io.BytesIO(data)
     ds, name = _load(source, name)
+    if report is not None:
+        report.report(50)
     try:
-        proc = _parse(ds, name)
+        proc = _parse(ds, name, report)
     except RDSRError:
         raise
     except Exception as exc:  # a structure no rule anticipated: say where, never a traceback
@@ -517,7 +697,7 @@ def _with_fallback_note(proc: Procedure, reason: str) -> Procedure:
     return dataclasses.replace(proc, notes=(*proc.notes, note))  # type: ignore[attr-defined]
 
 
-def _parse(ds: Dataset, name: str) -> Procedure:
+def _parse(ds: Dataset, name: str, report: _Progress | None = None) -> Procedure:
     ctx = _Ctx(name)
     if isinstance(ds, Dataset):
         # pydicom path only (the fast path decodes without Python warnings): pydicom reports
@@ -525,13 +705,13 @@ def _parse(ds: Dataset, name: str) -> Procedure:
         # thread-safe; the fast path, which reads every shared real file, does not use it.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            proc = _parse_inner(ds, name, ctx)
+            proc = _parse_inner(ds, name, ctx, report)
         for w in caught:
             if not issubclass(w.category, RDSRWarning):
                 ctx.warn(f"DICOM decoding: {w.message}", once_key=f"pyd:{w.message}",
                          code=NoteCode.READER_REPAIR, severity=Severity.WARNING)
     else:
-        proc = _parse_inner(ds, name, ctx)
+        proc = _parse_inner(ds, name, ctx, report)
     import dataclasses
 
     return dataclasses.replace(proc, notes=tuple(ctx.notes))
@@ -562,7 +742,8 @@ def _check_sop(ds: Dataset, name: str) -> str:
     return sop
 
 
-def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
+def _parse_inner(ds: Dataset, name: str, ctx: _Ctx, report: _Progress | None = None
+                 ) -> Procedure:
     sop = _check_sop(ds, name)
     root_items = _children(ds)
     if not root_items:
@@ -673,10 +854,14 @@ def _parse_inner(ds: Dataset, name: str, ctx: _Ctx) -> Procedure:
             field="Irradiation Event X-Ray Data (113706)",
         )
     events: list[IrradiationEvent] = []
+    n_ev = len(ev_items)
+    mark = n_ev + 1 if report is None else report.events(0, n_ev)
     for i, item in enumerate(ev_items):
         events.append(
             _event(i, item, ctx, rp_root, accumulated, plane_private, xml_position)
         )
+        if i >= mark - 1:
+            mark = report.events(i + 1, n_ev)  # type: ignore[union-attr]
     _dedupe_uids(events, ctx)
     _summarise_events(events, ctx)
     _damaged_containers(root_items, ctx)
@@ -747,20 +932,35 @@ def _study_datetime(ds: Dataset) -> datetime | None:
     return _parse_dt(d + (t.split(".")[0] if t else ""))
 
 
+_UTC_OFFSET = re.compile(r"[+-]\d{4}$")
+_DT_FORMATS = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 10: "%Y%m%d%H", 8: "%Y%m%d"}
+
+
 def _parse_dt(value: str) -> datetime | None:
     v = (value or "").strip()
     if not v:
         return None
-    v = re.split(r"[+-]\d{4}$", v)[0]  # drop a UTC offset suffix
+    v = _UTC_OFFSET.split(v)[0]  # drop a UTC offset suffix
     main, _, frac = v.partition(".")
-    fmts = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 10: "%Y%m%d%H", 8: "%Y%m%d"}
-    fmt = fmts.get(len(main))
+    fmt = _DT_FORMATS.get(len(main))
     if fmt is None:
         return None
-    try:
-        dt = datetime.strptime(main, fmt)
-    except ValueError:
-        return None
+    dt = None
+    if len(main) == 14 and main.isascii() and main.isdigit():
+        # the common case without strptime: every field two digits in its range, where
+        # strptime's first reading of the digits is this one (tests/rdsr/test_reader_fast_paths.py)
+        mo, d, h, mi, sec = (int(main[4:6]), int(main[6:8]), int(main[8:10]),
+                             int(main[10:12]), int(main[12:14]))
+        if 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and sec <= 59:
+            try:
+                dt = datetime(int(main[:4]), mo, d, h, mi, sec)
+            except ValueError:  # e.g. 30 February, year 0
+                return None
+    if dt is None:
+        try:
+            dt = datetime.strptime(main, fmt)
+        except ValueError:
+            return None
     if frac.isdigit():
         dt = dt.replace(microsecond=int((frac + "000000")[:6]))
     return dt
@@ -890,10 +1090,10 @@ def _event(
         return items[0] if items else None
 
     def num(code: Code, dim: str, what: str, name: str | None = None) -> float | None:
-        it = first(code)
-        if it is None:
+        items = idx.get(code)
+        if not items:
             return None
-        return ctx.num(it, dim, what, where, assumed=assumed, name=name)
+        return ctx.num(items[0], dim, what, where, assumed=assumed, name=name)
 
     # identity
     uid_item = first(C.IrradiationEventUID) or first(C.IrradiationEventUIDRetired)
