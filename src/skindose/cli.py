@@ -779,16 +779,19 @@ def _load_phantom(name: str, height_m, mass_kg, cell_area_cm2: float):
     return phantoms.load(name, cell_area_cm2=cell_area_cm2)
 
 
-def _preload_for_compute() -> None:
+def _preload_for_compute(figures: bool = True) -> None:
     """Import everything a run needs before the long work starts (a missing package or a
-    broken installation is then reported at once, and nothing is imported mid-run)."""
+    broken installation is then reported at once, and nothing is imported mid-run);
+    ``figures``: the report and the DICOM image (matplotlib) too."""
     import skindose.compute
     import skindose.kernel
     import skindose.phantoms
-    import skindose.plotting as plotting
-    import skindose.report  # noqa: F401
 
-    plotting._pyplot()
+    if figures:
+        import skindose.plotting as plotting
+        import skindose.report  # noqa: F401
+
+        plotting._pyplot()
 
 
 def _run_compute(procs, phantom_name, height_m, mass_kg, settings, progress, *,
@@ -887,7 +890,8 @@ def _compute(args) -> int:
     holder: dict[str, Any] = {}
 
     def work(tmp: Path | None) -> int:
-        _preload_for_compute()
+        _preload_for_compute(figures=tmp is not None or bool(getattr(args, "dicom_out", None))
+                             or bool(getattr(args, "send", None)))
         progress = (not args.json) and sys.stderr.isatty()
         procs = [read_rdsr(f, progress=progress_line(f) if progress else None)
                  for f in args.files]
