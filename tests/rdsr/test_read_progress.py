@@ -147,7 +147,7 @@ def test_cli_compute_shows_the_reading_line(tmp_path, monkeypatch, capsys):
     def stop(procs, *a, **kw):
         raise Read(procs)
 
-    monkeypatch.setattr(cli, "_preload_for_compute", lambda: None)
+    monkeypatch.setattr(cli, "_preload_for_compute", lambda *a, **kw: None)
     monkeypatch.setattr(cli, "_run_compute", stop)
     monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True)
     with pytest.raises(Read) as got:
