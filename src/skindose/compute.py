@@ -184,8 +184,8 @@ def _plan(proc: Procedure, offset: int, phantom: PhantomLike, s: Settings,
         bs = beams_for(proc, phantom, s, profile, profile_reason=why)
         notes += bs.notes
         skip.update(bs.skipped)
-    skip.update({i: ev.unmappable for i, ev in enumerate(evs)
-                 if i not in skip and ev.unmappable is not None})
+    skip.update({i: why for i, ev in enumerate(evs)
+                 if i not in skip and (why := ev.unmappable) is not None})
     if bs is not None and bs.n_beams:
         keep = np.array([int(i) not in skip for i in bs.event_index], dtype=bool)
         bs = bs.subset(keep) if not keep.all() else bs

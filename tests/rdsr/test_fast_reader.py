@@ -23,6 +23,7 @@ from skindose.errors import RDSRError
 from skindose.rdsr import _fastparse, reader
 from skindose.rdsr.synthetic import Quirks, build_rdsr, example_procedure
 from tests.conftest import real_rdsr_files
+from tests.rdsr._lengths import mark_undefined_lengths
 
 REAL = real_rdsr_files()
 FALLBACK = "reader-fallback-pydicom"
@@ -70,14 +71,7 @@ def _to_bytes(ds, *, implicit: bool = False, undefined: bool = False) -> bytes:
     if implicit:
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     if undefined:
-        def mark(d):
-            for el in d:
-                if el.VR == "SQ":
-                    el.is_undefined_length = True
-                    for item in el.value:
-                        item.is_undefined_length_sequence_item = True
-                        mark(item)
-        mark(ds)
+        mark_undefined_lengths(ds)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

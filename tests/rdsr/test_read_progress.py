@@ -17,6 +17,7 @@ from pydicom.uid import ExplicitVRBigEndian
 from skindose.rdsr import reader
 from skindose.rdsr.synthetic import encode_rdsr, example_procedure
 from tests.conftest import real_rdsr_files
+from tests.rdsr._lengths import mark_undefined_lengths
 
 REAL = real_rdsr_files()
 
@@ -24,16 +25,7 @@ REAL = real_rdsr_files()
 def _undefined(data: bytes) -> bytes:
     """The same file with undefined-length sequences and items (pydicom writes it)."""
     ds = pydicom.dcmread(io.BytesIO(data))
-
-    def mark(d):
-        for el in d:
-            if el.VR == "SQ":
-                el.is_undefined_length = True
-                for item in el.value:
-                    item.is_undefined_length_sequence_item = True
-                    mark(item)
-
-    mark(ds)
+    mark_undefined_lengths(ds)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
