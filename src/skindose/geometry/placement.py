@@ -35,6 +35,8 @@ _REGION_RULES: tuple[tuple[str, str], ...] = (
     (r"upper limb|upper extrem|arm|hand|wrist|elbow|shoulder", "trunk"),
     (r"spine|vertebr|back", "trunk"),
 )
+#: compiled once at import (compiling them on a procedure's first placement cost ≈ 2 ms)
+_COMPILED_RULES = tuple((re.compile(p), lm) for p, lm in _REGION_RULES)
 
 
 def target_landmark(
@@ -84,8 +86,8 @@ def target_landmark(
 @functools.lru_cache(maxsize=256)
 def _map_text(text: str) -> str | None:
     t = text.lower()
-    for pattern, landmark in _REGION_RULES:
-        if re.search(pattern, t):
+    for pattern, landmark in _COMPILED_RULES:
+        if pattern.search(t):
             return landmark
     return None
 

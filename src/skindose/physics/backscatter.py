@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from skindose.physics._common import clamp, emit
+from skindose.physics._pchip import pchip_at
 
 __all__ = [
     "BSF_COEFFICIENTS",
@@ -83,8 +84,8 @@ def pchip_columns(
 ) -> NDArray[np.float64]:
     """Evaluate, for each column j, the PCHIP interpolant of (x, y[:, j]) at xq[j].
 
-    Same derivative rule as :class:`scipy.interpolate.PchipInterpolator` (Fritsch–Carlson
-    weighted harmonic mean inside, the three-point shape-preserving formula at the ends).
+    The rule of :mod:`skindose.physics._pchip` (Fritsch–Carlson weighted harmonic mean inside,
+    the three-point shape-preserving formula at the ends).
 
     Parameters
     ----------
@@ -95,42 +96,7 @@ def pchip_columns(
     xq
         (n,) query points inside [x[0], x[-1]].
     """
-    h = np.diff(x)[:, None]  # (m-1, 1)
-    delta = np.diff(y, axis=0) / h  # (m-1, n)
-    m = y.shape[0]
-    d = np.zeros_like(y)
-    # interior slopes
-    w1 = 2 * h[1:] + h[:-1]
-    w2 = h[1:] + 2 * h[:-1]
-    same = (np.sign(delta[:-1]) * np.sign(delta[1:])) > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hm = (w1 + w2) / (w1 / delta[:-1] + w2 / delta[1:])
-    d[1:-1] = np.where(same, hm, 0.0)
-
-    # end slopes
-    def edge(h0, h1, m0, m1):
-        dd = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
-        dd = np.where(np.sign(dd) != np.sign(m0), 0.0, dd)
-        return np.where(
-            (np.sign(m0) != np.sign(m1)) & (np.abs(dd) > 3 * np.abs(m0)), 3 * m0, dd
-        )
-
-    d[0] = edge(h[0], h[1], delta[0], delta[1])
-    d[-1] = edge(h[-1], h[-2], delta[-1], delta[-2])
-    # locate intervals and evaluate the cubic Hermite
-    k = np.clip(np.searchsorted(x, xq, side="right") - 1, 0, m - 2)
-    cols = np.arange(y.shape[1])
-    x0, hk = x[k], np.diff(x)[k]
-    t = (xq - x0) / hk
-    y0, y1 = y[k, cols], y[k + 1, cols]
-    d0, d1 = d[k, cols], d[k + 1, cols]
-    t2, t3 = t * t, t * t * t
-    return (
-        (2 * t3 - 3 * t2 + 1) * y0
-        + (t3 - 2 * t2 + t) * hk * d0
-        + (-2 * t3 + 3 * t2) * y1
-        + (t3 - t2) * hk * d1
-    )
+    return pchip_at(x, y, xq)
 
 
 def bsf_with_messages(
