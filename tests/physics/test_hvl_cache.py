@@ -37,3 +37,14 @@ def test_memo_is_bounded():
     for k in range(hvl._MEMO_SIZE + 5):
         hvl.muen_ratio(50.0 + k, cu_mm=0.1)
     assert len(hvl._MEMO) <= hvl._MEMO_SIZE
+
+
+def test_hvl_and_muen_at_the_same_points_share_one_computation():
+    hvl._MEMO.clear()
+    kvp = np.array([70.0, 81.5, 96.0])
+    h = hvl.hvl_mm_al(kvp, cu_mm=0.3, al_mm=3.1)
+    m = hvl.muen_ratio(kvp, cu_mm=0.3, al_mm=3.1, medium="tissue")
+    assert len(hvl._MEMO) == 1
+    pts = np.column_stack([kvp, np.full(3, 12.0), np.full(3, 3.1), np.full(3, 0.3)])
+    np.testing.assert_array_equal(h, hvl._interpolate_uncached("hvl_mm_al", pts))
+    np.testing.assert_array_equal(m, hvl._interpolate_uncached("muen_tissue_air", pts))

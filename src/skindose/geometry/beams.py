@@ -507,10 +507,14 @@ def beams_for(
         [] for _ in range(13)
     )
     ev_iso: list[np.ndarray] = []
+    pose: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # events share a handful of poses
     for row, t_e in zip(rows, table, strict=True):
-        r_pe = patient_axes_in_equipment(row["orient"])
-        r_eff = table_rotation(*row["tilts"]) @ r_pe
-        o_p = _resting_offset(phantom, r_pe, mattress) + offset
+        key = (row["orient"], *row["tilts"])
+        if key not in pose:
+            r_pe = patient_axes_in_equipment(row["orient"])
+            pose[key] = (table_rotation(*row["tilts"]) @ r_pe,
+                         _resting_offset(phantom, r_pe, mattress) + offset)
+        r_eff, o_p = pose[key]
         p_to_e = rigid(r_eff, t_e + r_eff @ o_p)
         e_to_p = invert_rigid(p_to_e)
         iso = e_to_p[:3, 3].copy()

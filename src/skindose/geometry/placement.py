@@ -92,8 +92,10 @@ def _map_text(text: str) -> str | None:
     return None
 
 
-def _ray_crossings(origin: np.ndarray, direction: np.ndarray, tri: np.ndarray) -> int:
-    """Number of triangles crossed by the ray origin + t·direction, t > 0 (Möller–Trumbore)."""
+def _ray_hits(origin: np.ndarray, direction: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Whether the ray origin + t·direction, t > 0, crosses each triangle (Möller–Trumbore).
+
+    ``origin`` is one point (3,) or one per triangle (n, 3)."""
     v0, v1, v2 = tri[:, 0], tri[:, 1], tri[:, 2]
     e1, e2 = v1 - v0, v2 - v0
     p = np.cross(direction, e2)
@@ -106,8 +108,12 @@ def _ray_crossings(origin: np.ndarray, direction: np.ndarray, tri: np.ndarray) -
     q = np.cross(s, e1)
     vv = (q @ direction) * inv
     t = np.einsum("ij,ij->i", e2, q) * inv
-    hit = ok & (uu >= 0) & (vv >= 0) & (uu + vv <= 1) & (t > 1e-9)
-    return int(np.count_nonzero(hit))
+    return ok & (uu >= 0) & (vv >= 0) & (uu + vv <= 1) & (t > 1e-9)
+
+
+def _ray_crossings(origin: np.ndarray, direction: np.ndarray, tri: np.ndarray) -> int:
+    """Number of triangles crossed by the ray origin + t·direction, t > 0 (Möller–Trumbore)."""
+    return int(np.count_nonzero(_ray_hits(origin, direction, tri)))
 
 
 _DIRECTION = np.array([0.5773502691896258, 0.5773502691896258, 0.5773502691896258])
@@ -198,6 +204,7 @@ def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
     pts = np.atleast_2d(np.asarray(points, dtype=float))
     lo, hi, (a_lo, a_hi, b_lo, b_hi), (start, ids, a0, b0, sa, sb) = _prepared(tri)
     out = np.zeros(len(pts), dtype=bool)
+    which, cands = [], []
     for i, p in enumerate(pts):
         if np.any(p < lo) or np.any(p > hi):
             continue
@@ -208,7 +215,12 @@ def points_inside(phantom: Any, points: np.ndarray) -> np.ndarray:
         near = ids[start[ka * _BINS + kb]:start[ka * _BINS + kb + 1]]
         cand = near[(a_lo[near] <= pa) & (pa <= a_hi[near]) & (b_lo[near] <= pb)
                     & (pb <= b_hi[near])]
-        out[i] = _ray_crossings(p, _DIRECTION, tri[cand]) % 2 == 1
+        which.append(np.full(cand.size, i))
+        cands.append(cand)
+    if cands:  # every (point, candidate) pair in one vectorized Möller–Trumbore pass
+        w = np.concatenate(which)
+        hits = _ray_hits(pts[w], _DIRECTION, tri[np.concatenate(cands)])
+        out = np.bincount(w[hits], minlength=len(pts)) % 2 == 1
     return out
 
 

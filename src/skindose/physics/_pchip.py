@@ -28,12 +28,6 @@ from numpy.typing import NDArray
 __all__ = ["pchip_at", "pchip_slopes"]
 
 
-def _end_slope(h0, h1, m0, m1):
-    d = ((2.0 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
-    d = np.where(np.sign(d) != np.sign(m0), 0.0, d)
-    return np.where((np.sign(m0) != np.sign(m1)) & (np.abs(d) > 3.0 * np.abs(m0)), 3.0 * m0, d)
-
-
 def pchip_slopes(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
     """The PCHIP slopes dy/dx at the knots, for every column of ``y`` at once.
 
@@ -50,16 +44,28 @@ def pchip_slopes(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.f
         Slopes, the shape of ``y``.
     """
     h = np.diff(x).reshape((-1,) + (1,) * (y.ndim - 1))
-    delta = np.diff(y, axis=0) / h
+    delta = (y[1:] - y[:-1]) / h
     d = np.zeros_like(y, dtype=np.float64)
-    w1 = 2.0 * h[1:] + h[:-1]
-    w2 = h[1:] + 2.0 * h[:-1]
-    same = (np.sign(delta[:-1]) * np.sign(delta[1:])) > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = (w1 + w2) / (w1 / delta[:-1] + w2 / delta[1:])
-    d[1:-1] = np.where(same, mean, 0.0)
-    d[0] = _end_slope(h[0], h[1], delta[0], delta[1])
-    d[-1] = _end_slope(h[-1], h[-2], delta[-1], delta[-2])
+    h0, h1 = h[:-1], h[1:]
+    m0, m1 = delta[:-1], delta[1:]
+    same = (m0 * m1) > 0  # same sign, neither 0 (secants below ~1e-154 would underflow the
+    # product and count as flat; the physics tables' secants are many orders above that)
+    w1 = 2.0 * h1 + h0
+    w2 = h1 + 2.0 * h0
+    inner = d[1:-1]
+    np.divide(w1, m0, out=inner, where=same)
+    inner += np.divide(w2, m1, where=same, out=np.zeros_like(inner))
+    np.divide(w1 + w2, inner, out=inner, where=same)
+    # the two ends at once: (h_end, h_next, secant_end, secant_next)
+    he = np.stack([h[0], h[-1]])
+    hn = np.stack([h[1], h[-2]])
+    me = np.stack([delta[0], delta[-1]])
+    mn = np.stack([delta[1], delta[-2]])
+    e = ((2.0 * he + hn) * me - he * mn) / (he + hn)
+    e[np.sign(e) != np.sign(me)] = 0.0
+    big = (np.sign(me) != np.sign(mn)) & (np.abs(e) > 3.0 * np.abs(me))
+    e[big] = 3.0 * me[big]
+    d[0], d[-1] = e[0], e[1]
     return d
 
 

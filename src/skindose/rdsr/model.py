@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 
+from skindose.jsonsafe import finite_or_none
 from skindose.jsonsafe import jsonable as _jsonable
 from skindose.notes import Note
 
@@ -641,8 +642,21 @@ _EVENT_SUMMARY_FIELDS = (
 )
 
 
+def _same(v: object) -> object:
+    return v
+
+
+#: JSON-safe conversion of the plain types most summary fields hold, by exact type (the
+#: general ``jsonable`` walks a chain of isinstance tests: 1.5 ms per 24-event procedure)
+_PLAIN = {type(None): _same, str: _same, bool: _same, int: _same, float: finite_or_none}
+
+
 def _event_summary(ev: IrradiationEvent) -> dict:
-    out: dict = {k: _jsonable(getattr(ev, k, None)) for k in _EVENT_SUMMARY_FIELDS}
+    out: dict = {}
+    for k in _EVENT_SUMMARY_FIELDS:
+        v = getattr(ev, k, None)
+        f = _PLAIN.get(type(v))
+        out[k] = f(v) if f is not None else _jsonable(v)
     out["cu_mm"], out["al_mm"] = ev.cu_mm, ev.al_mm
     fld = ev.field_at_detector_mm
     out["field_at_detector_mm"] = None if fld is None else [float(fld[0]), float(fld[1])]
