@@ -270,8 +270,6 @@ class SkinDoseMap:
         area_cm2
             Averaging area in cm² (> 0).
         """
-        from scipy.spatial import cKDTree
-
         area_cm2 = float(area_cm2)
         if not area_cm2 > 0 or not math.isfinite(area_cm2):
             raise ValueError(f"area_cm2 must be a positive number, not {area_cm2!r}")
@@ -289,8 +287,8 @@ class SkinDoseMap:
         # candidates: cells in the dosed cells' bounding box grown by r
         lo, hi = c[centres].min(axis=0) - r, c[centres].max(axis=0) + r
         cells = np.flatnonzero(((c >= lo) & (c <= hi)).all(axis=1))
-        pairs = cKDTree(c[cells]).query_pairs(r, output_type="ndarray")  # p < q, each once
-        p, q = cells[pairs[:, 0]], cells[pairs[:, 1]]
+        pa, pb = pairs_within(c[cells], r)  # each pair once
+        p, q = cells[pa], cells[pb]
         keep = np.einsum("ij,ij->i", nrm[p], nrm[q]) >= _SAME_SIDE_COS
         p, q = p[keep], q[keep]
         # (centre, neighbour) both ways, and each centre with itself; dosed centres only
@@ -348,3 +346,54 @@ def _f(x: Any) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+#: the 13 neighbour-bin offsets of one half-space, plus the bin itself (pairs found once)
+_HALF_OFFSETS = [(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)
+                 if (dx, dy, dz) > (0, 0, 0)]
+
+
+def pairs_within(points: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every unordered pair (i, j), i ≠ j, of ``points`` ((n, 3)) at most ``r`` apart, once.
+
+    A uniform grid of bins of side r: a pair within r lies in the same bin or in adjacent bins,
+    so each point is compared with the points of its own bin and of 13 of its 26 neighbours
+    (one half-space; the other half gives the same pairs the other way round). Exact: the
+    distance test decides (squared distance <= r²).
+
+    Returns
+    -------
+    (i, j)
+        Two (k,) int64 index arrays.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(pts)
+    if n < 2 or not r > 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    k = np.floor((pts - pts.min(axis=0)) / r).astype(np.int64) + 1  # a margin of one bin
+    dims = k.max(axis=0) + 2
+    key = (k[:, 0] * dims[1] + k[:, 1]) * dims[2] + k[:, 2]
+    order = np.argsort(key, kind="stable")
+    sk, sp = key[order], pts[order]
+    r2 = r * r
+    out_i, out_j = [], []
+    for off in [(0, 0, 0), *_HALF_OFFSETS]:
+        lin = (off[0] * dims[1] + off[1]) * dims[2] + off[2]
+        lo = np.searchsorted(sk, sk + lin, side="left")
+        hi = np.searchsorted(sk, sk + lin, side="right")
+        if lin == 0:
+            lo = np.arange(n) + 1  # later points of the same bin only
+        cnt = np.maximum(hi - lo, 0)
+        total = int(cnt.sum())
+        if total == 0:
+            continue
+        a = np.repeat(np.arange(n), cnt)
+        b = np.repeat(lo, cnt) + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        dv = sp[a] - sp[b]
+        near = np.einsum("ij,ij->i", dv, dv) <= r2
+        out_i.append(order[a[near]])
+        out_j.append(order[b[near]])
+    if not out_i:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_i), np.concatenate(out_j)
+

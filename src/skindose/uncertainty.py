@@ -355,16 +355,14 @@ def _mean_t0(procs: Sequence[Any], s: Any) -> float:
 
 def _translated(phantom: Any, shift: np.ndarray) -> Any:
     """The phantom moved by ``shift`` (mm), its landmarks left where they were."""
-    import trimesh
-
     from skindose.phantoms import Phantom
 
-    mesh = trimesh.Trimesh(vertices=np.asarray(phantom.mesh.vertices) + shift,
-                           faces=np.asarray(phantom.mesh.faces), process=False, validate=False)
-    return Phantom.from_mesh(mesh, name=phantom.name,
-                             landmarks={k: np.asarray(v) for k, v in phantom.landmarks.items()},
-                             spec=dict(phantom.spec), height_m=phantom.height_m,
-                             mass_kg=phantom.mass_kg, check=False)
+    return Phantom.from_arrays(np.asarray(phantom.vertices) + shift,
+                               np.asarray(phantom.faces), name=phantom.name,
+                               landmarks={k: np.asarray(v)
+                                          for k, v in phantom.landmarks.items()},
+                               spec=dict(phantom.spec), height_m=phantom.height_m,
+                               mass_kg=phantom.mass_kg, check=False)
 
 
 def _scale_of(phantom: Any) -> np.ndarray:

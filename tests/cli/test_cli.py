@@ -51,6 +51,18 @@ def test_inspect_does_not_load_numba(small_rdsr):
     assert r.stdout.strip().endswith("NO-NUMBA")
 
 
+def test_compute_json_loads_neither_trimesh_nor_scipy_spatial(small_rdsr):
+    """The default adult, the computation and the summary need neither (they cost ≈ 0.5 s of
+    start-up); only a mesh file, the PLY export and the report use trimesh."""
+    code = ("import sys, io, contextlib; from skindose import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    rc = cli.main(['compute', {str(small_rdsr)!r}, '--json'])\n"
+            "print(rc, sorted(m for m in ('trimesh', 'scipy.spatial', 'matplotlib') "
+            "if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip().splitlines()[-1].endswith("[]"), r.stdout + r.stderr
+
+
 def test_bad_input_is_one_clear_line_and_exit_2(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")

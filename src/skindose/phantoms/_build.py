@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import trimesh
 from numpy.typing import ArrayLike, NDArray
 
 from skindose.errors import GeometryError
@@ -23,7 +22,7 @@ from skindose.phantoms._mesh import (
     refine_to_area,
     snap_float32,
 )
-from skindose.phantoms._phantom import Phantom, check_closed
+from skindose.phantoms._phantom import Phantom, check_closed_arrays
 from skindose.phantoms._spec import (
     DATA,
     VARIANTS,
@@ -52,10 +51,6 @@ def _proportional_labels(height_mm: float) -> dict[str, Any]:
         "height_mm": float(height_mm),
         "fractions": proportional_zones(),
     }
-
-
-def _make_mesh(v: NDArray[np.float64], f: NDArray[np.int64]) -> trimesh.Trimesh:
-    return trimesh.Trimesh(vertices=v, faces=f, process=False, validate=False)
 
 
 # -- plane --------------------------------------------------------------------------------------
@@ -112,7 +107,7 @@ def plane(
         "sources": dict(spec["sources"]),
         "labels": _proportional_labels(ln),
     }
-    return Phantom.from_mesh(_make_mesh(v, f), name="plane", landmarks=landmarks, spec=out_spec)
+    return Phantom.from_arrays(v, f, name="plane", landmarks=landmarks, spec=out_spec)
 
 
 # -- cylinder -----------------------------------------------------------------------------------
@@ -186,7 +181,7 @@ def cylinder(
         "sources": dict(spec["sources"]),
         "labels": _proportional_labels(ln),
     }
-    return Phantom.from_mesh(_make_mesh(v, f), name="cylinder", landmarks=landmarks, spec=out_spec)
+    return Phantom.from_arrays(v, f, name="cylinder", landmarks=landmarks, spec=out_spec)
 
 
 def ellipse_perimeter(a: float, b: float) -> float:
@@ -320,8 +315,8 @@ def adult(
         "reference_mesh": meta,
         "labels": {"scheme": "adult", "scale": scale.tolist(), "layout": lay},
     }
-    return Phantom.from_mesh(
-        _make_mesh(v, f),
+    return Phantom.from_arrays(
+        v, f,
         name=name,
         landmarks=landmarks,
         spec=out_spec,
@@ -381,6 +376,8 @@ def load(
     GeometryError
         If the file holds no triangles or the mesh cannot be made watertight.
     """
+    import trimesh  # only here: building and computing need neither trimesh nor SciPy
+
     path = Path(path)
     check_positive(scale_to_mm=scale_to_mm)
     max_area = _max_area_mm2(cell_area_cm2)
@@ -423,8 +420,7 @@ def load(
     vr, fr = refine_to_area(
         np.asarray(mesh.vertices) + translation, np.asarray(mesh.faces), max_area
     )
-    out = _make_mesh(vr, fr)
-    check_closed(out, str(path))
+    check_closed_arrays(vr, fr, str(path))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     out_spec = {
         "generator": "skindose.phantoms.load",
@@ -441,11 +437,11 @@ def load(
         "sources": {"mesh": f"user file {path.name} (sha256 {digest[:12]})"},
         "labels": None,
     }
-    lo, hi = out.bounds
+    lo, hi = vr.min(axis=0), vr.max(axis=0)
     out_spec["labels"] = _proportional_labels(hi[2] - lo[2]) | {"top_z_mm": float(hi[2])}
     landmarks = _estimate_landmarks(vr, hi[2], hi[2] - lo[2])
-    return Phantom.from_mesh(
-        out,
+    return Phantom.from_arrays(
+        vr, fr,
         name=name or path.stem,
         landmarks=landmarks,
         spec=out_spec,

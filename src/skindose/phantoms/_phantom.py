@@ -10,7 +10,6 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import trimesh
 from numpy.typing import ArrayLike, NDArray
 
 from skindose.errors import GeometryError
@@ -18,6 +17,8 @@ from skindose.phantoms import _labels
 from skindose.phantoms._mesh import cell_arrays
 
 if TYPE_CHECKING:
+    import trimesh
+
     from skindose.kernel import Accel
 
 __all__ = ["Phantom", "PhantomLike"]
@@ -64,9 +65,13 @@ class Phantom:
     ----------
     name
         Short name ("adult", "cylinder", "plane", or the loaded file's stem).
+    vertices, faces
+        The watertight, outward-wound skin surface: (v, 3) float64 vertices (mm) and (n, 3)
+        int64 faces, read-only; one skin cell per face.
     mesh
-        The watertight, outward-wound ``trimesh.Trimesh`` (mm). Treat it as read-only: the cell
-        arrays are copies and would not follow a change.
+        The same surface as a ``trimesh.Trimesh`` (built on first use: the computation itself
+        needs neither trimesh nor SciPy). Treat it as read-only: the cell arrays are copies and
+        would not follow a change.
     centroids
         (n, 3) float64 cell centroids, mm, read-only.
     normals
@@ -85,7 +90,8 @@ class Phantom:
     """
 
     name: str
-    mesh: trimesh.Trimesh
+    vertices: NDArray[np.float64]
+    faces: NDArray[np.int64]
     centroids: NDArray[np.float64]
     normals: NDArray[np.float64]
     areas_mm2: NDArray[np.float64]
@@ -118,8 +124,16 @@ class Phantom:
             point.flags.writeable = False
             marks[str(key)] = point
         setter(self, "landmarks", marks)
-        if len(self.mesh.faces) != n:
-            raise GeometryError("the mesh must have one face per skin cell")
+        verts = np.array(self.vertices, dtype=np.float64, order="C", copy=True)
+        faces = np.array(self.faces, dtype=np.int64, order="C", copy=True)
+        if verts.ndim != 2 or verts.shape[1] != 3 or faces.shape != (n, 3):
+            raise GeometryError("the mesh must have (v, 3) vertices and one face per skin cell")
+        if faces.size and (faces.min() < 0 or faces.max() >= len(verts)):
+            raise GeometryError("the mesh's faces index vertices it does not have")
+        verts.flags.writeable = False
+        faces.flags.writeable = False
+        setter(self, "vertices", verts)
+        setter(self, "faces", faces)
 
     def with_spec(self, **entries: Any) -> Phantom:
         """A copy whose ``spec`` has ``entries`` added; the mesh, the cells and everything
@@ -142,7 +156,8 @@ class Phantom:
         mass_kg: float | None = None,
         check: bool = True,
     ) -> Phantom:
-        """Build a phantom from a closed, outward-wound mesh in the patient frame (mm).
+        """Build a phantom from a closed, outward-wound ``trimesh.Trimesh`` in the patient
+        frame (mm); the mesh object becomes :attr:`mesh`.
 
         Parameters
         ----------
@@ -154,20 +169,52 @@ class Phantom:
             Verify that the mesh is watertight, consistently wound and encloses a positive
             volume (raises :class:`~skindose.errors.GeometryError` otherwise).
         """
+        out = cls.from_arrays(np.asarray(mesh.vertices), np.asarray(mesh.faces), name=name,
+                              landmarks=landmarks, spec=spec, height_m=height_m,
+                              mass_kg=mass_kg, check=check)
+        out.__dict__["mesh"] = mesh  # the caller's object (cached_property slot)
+        return out
+
+    @classmethod
+    def from_arrays(
+        cls,
+        vertices: ArrayLike,
+        faces: ArrayLike,
+        *,
+        name: str,
+        landmarks: Mapping[str, ArrayLike],
+        spec: dict[str, Any],
+        height_m: float | None = None,
+        mass_kg: float | None = None,
+        check: bool = True,
+    ) -> Phantom:
+        """Build a phantom from vertex (v, 3, mm) and face (n, 3) arrays of a closed,
+        outward-wound surface in the patient frame, without trimesh.
+
+        Parameters are those of :meth:`from_mesh`.
+        """
+        v = np.asarray(vertices, dtype=np.float64)
+        f = np.asarray(faces, dtype=np.int64)
         if check:
-            check_closed(mesh, name)
-        cells = cell_arrays(np.asarray(mesh.vertices), np.asarray(mesh.faces))
-        return cls(
-            name=name,
-            mesh=mesh,
-            landmarks=landmarks,
-            spec=spec,
-            height_m=height_m,
-            mass_kg=mass_kg,
-            **cells,
-        )
+            check_closed_arrays(v, f, name)
+        return cls(name=name, vertices=v, faces=f, landmarks=landmarks, spec=spec,
+                   height_m=height_m, mass_kg=mass_kg, **cell_arrays(v, f))
 
     # -- derived -------------------------------------------------------------------------------
+    @functools.cached_property
+    def mesh(self) -> trimesh.Trimesh:
+        """The skin surface as a ``trimesh.Trimesh`` (built on first use from :attr:`vertices`
+        and :attr:`faces`, unprocessed: same vertices, same faces, same order)."""
+        import trimesh
+
+        return trimesh.Trimesh(vertices=self.vertices, faces=self.faces, process=False,
+                               validate=False)
+
+    @functools.cached_property
+    def closed(self) -> bool:
+        """Whether the surface is watertight and consistently wound (:func:`closed_problem`)."""
+        return closed_problem(self.vertices, self.faces, volume=False) is None
+
     @property
     def n_cells(self) -> int:
         """Number of skin cells (= mesh triangles)."""
@@ -198,8 +245,7 @@ class Phantom:
         """
         from skindose import kernel
 
-        closed = bool(self.mesh.is_watertight and self.mesh.is_winding_consistent)
-        return kernel.prepare(self.triangles, self.centroids, self.normals, closed=closed)
+        return kernel.prepare(self.triangles, self.centroids, self.normals, closed=self.closed)
 
     @functools.cached_property
     def _classes(self) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
@@ -290,11 +336,44 @@ class Phantom:
         )
 
 
+def closed_problem(vertices: NDArray[np.float64], faces: NDArray[np.int64], *,
+                   volume: bool = True) -> str | None:
+    """Why (vertices, faces) is not a closed, consistently wound surface (enclosing a positive
+    volume when ``volume``), or None when it is.
+
+    Watertight and consistently wound together mean: every directed edge (a → b) of the faces
+    occurs exactly once and its reverse (b → a) exactly once, i.e. every edge is shared by two
+    faces that traverse it in opposite directions. The volume is the sum of the signed
+    tetrahedra (origin, face), positive for outward winding.
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    if f.size == 0:
+        return "the skin mesh has no faces"
+    n = int(f.max()) + 1
+    a = f[:, [0, 1, 2]].ravel()
+    b = f[:, [1, 2, 0]].ravel()
+    fwd = np.sort(a * n + b)
+    if np.any(a == b) or np.any(fwd[1:] == fwd[:-1]):
+        return "the skin mesh winding is not consistent"
+    if not np.array_equal(fwd, np.sort(b * n + a)):
+        return "the skin mesh is not watertight"
+    if volume:
+        tri = np.asarray(vertices, dtype=np.float64)[f]
+        vol = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6
+        if not vol > 0:
+            return "the skin mesh encloses no positive volume (inverted?)"
+    return None
+
+
+def check_closed_arrays(vertices: NDArray[np.float64], faces: NDArray[np.int64],
+                        name: str = "mesh") -> None:
+    """Raise :class:`~skindose.errors.GeometryError` unless (vertices, faces) is a closed,
+    outward solid (:func:`closed_problem`)."""
+    why = closed_problem(vertices, faces)
+    if why is not None:
+        raise GeometryError(f"{name}: {why}")
+
+
 def check_closed(mesh: trimesh.Trimesh, name: str = "mesh") -> None:
     """Raise :class:`~skindose.errors.GeometryError` unless ``mesh`` is a closed, outward solid."""
-    if not mesh.is_watertight:
-        raise GeometryError(f"{name}: the skin mesh is not watertight")
-    if not mesh.is_winding_consistent:
-        raise GeometryError(f"{name}: the skin mesh winding is not consistent")
-    if not mesh.volume > 0:
-        raise GeometryError(f"{name}: the skin mesh encloses no positive volume (inverted?)")
+    check_closed_arrays(np.asarray(mesh.vertices), np.asarray(mesh.faces), name)
