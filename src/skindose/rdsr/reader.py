@@ -317,7 +317,11 @@ class _Ctx:
 # reference point
 
 
-_RP_NUM = r"(\d+(?:[.,]\d+)?)\s*(mm|cm|m)\b"
+_RP_NUM = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mm|cm|m)\b")
+# compiled at import (a file's first read would otherwise compile them: ≈ 1 ms)
+_AGE = re.compile(r"(\d{1,3})([DWMY])")
+_SIEMENS_POSITION = re.compile(r"<PatientPosition>\s*<Position\s+SRData\s*=\s*\"([^\"]*)\"")
+_II_DIAMETER = re.compile(r"<iiDiameter\s+SRData\s*=\s*\"\s*([\d.]+)\s*\"")
 
 
 def parse_reference_point(text: str, code: str | None = None) -> ReferencePoint:
@@ -349,7 +353,7 @@ def parse_reference_point(text: str, code: str | None = None) -> ReferencePoint:
             kind=ReferencePointKind(kind), distance_mm=dist, text=text, code=f"DCM:{code}"
         )
     t = " ".join((text or "").split()).lower()
-    m = re.search(_RP_NUM, t)
+    m = _RP_NUM.search(t)
     dist = None
     if m:
         number = float(m.group(1).replace(",", "."))
@@ -994,7 +998,7 @@ def _age(ds: Dataset, ctx: _Ctx) -> float | None:
     raw = str(ds.get("PatientAge", "") or "").strip()
     if not raw:
         return None
-    m = re.fullmatch(r"(\d{1,3})([DWMY])", raw)
+    m = _AGE.fullmatch(raw)
     if not m:
         ctx.warn(f"Patient's Age {raw!r} is not a DICOM age string; ignored")
         return None
@@ -1025,7 +1029,7 @@ def _positive(ds: Dataset, keyword: str, lo: float, hi: float, what: str, ctx: _
 
 
 def _siemens_position(text: str) -> PatientOrientation | None:
-    m = re.search(r"<PatientPosition>\s*<Position\s+SRData\s*=\s*\"([^\"]*)\"", text or "")
+    m = _SIEMENS_POSITION.search(text or "")
     if not m:
         return None
     val = m.group(1).strip().upper()
@@ -1259,7 +1263,7 @@ def _event(
         if xs:
             detector = ctx.num(xs[0], "length", "Philips detector field size", where)
     for cm in idx.get(C.Comment, []):
-        m = re.search(r"<iiDiameter\s+SRData\s*=\s*\"\s*([\d.]+)\s*\"", _text(cm) or "")
+        m = _II_DIAMETER.search(_text(cm) or "")
         if m:
             detector = float(m.group(1))
 
