@@ -57,10 +57,8 @@ def pchip_slopes(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.f
     inner += np.divide(w2, m1, where=same, out=np.zeros_like(inner))
     np.divide(w1 + w2, inner, out=inner, where=same)
     # the two ends at once: (h_end, h_next, secant_end, secant_next)
-    he = np.stack([h[0], h[-1]])
-    hn = np.stack([h[1], h[-2]])
-    me = np.stack([delta[0], delta[-1]])
-    mn = np.stack([delta[1], delta[-2]])
+    he, hn = h[[0, -1]], h[[1, -2]]
+    me, mn = delta[[0, -1]], delta[[1, -2]]
     e = ((2.0 * he + hn) * me - he * mn) / (he + hn)
     e[np.sign(e) != np.sign(me)] = 0.0
     big = (np.sign(me) != np.sign(mn)) & (np.abs(e) > 3.0 * np.abs(me))
@@ -109,7 +107,9 @@ def pchip_at(
     t = (xq - x[k]) / hk
     t2 = t * t
     t3 = t2 * t
-    c = np.stack([2.0 * t3 - 3.0 * t2 + 1.0, (t3 - 2.0 * t2 + t) * hk,
-                  -2.0 * t3 + 3.0 * t2, (t3 - t2) * hk])
-    c = c.reshape(c.shape + (1,) * (y0.ndim - 1))
-    return c[0] * y0 + c[1] * d0 + c[2] * y1 + c[3] * d1
+    tail = (-1,) + (1,) * (y0.ndim - 1)
+    c0 = (2.0 * t3 - 3.0 * t2 + 1.0).reshape(tail)
+    c1 = ((t3 - 2.0 * t2 + t) * hk).reshape(tail)
+    c2 = (-2.0 * t3 + 3.0 * t2).reshape(tail)
+    c3 = ((t3 - t2) * hk).reshape(tail)
+    return c0 * y0 + c1 * d0 + c2 * y1 + c3 * d1
