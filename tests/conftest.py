@@ -12,6 +12,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 RDSR_DIR = SHARED_DATA / "rdsr"
 
 
+def pytest_configure(config) -> None:
+    """The on-disk phantom cache (skindose.phantoms._cache) of this test run lives in a
+    temporary folder, not in the user's ~/.cache (subprocesses inherit it)."""
+    if "SKINDOSE_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["SKINDOSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="skindose-test-cache-")
+
+
 def shared_data_dir() -> Path:
     """The shared data folder; skip (outside CI) or fail (CI=true) when it is missing."""
     if not RDSR_DIR.is_dir():

@@ -94,11 +94,15 @@ def _adult(height_m: float | None, mass_kg: float | None, cell_area_cm2: float, 
            sex: str) -> Any:
     """:func:`adult`, remembered per size: a dashboard computing many short files for one
     patient builds the mesh and its acceleration structure once (the Phantom is immutable;
-    :meth:`Phantom.with_spec` adds the per-call choice without touching it)."""
+    :meth:`Phantom.with_spec` adds the per-call choice without touching it); across processes
+    the mesh comes from the on-disk cache of :mod:`skindose.phantoms._cache` when it is there."""
     from skindose.phantoms._build import adult
+    from skindose.phantoms._cache import cached_phantom
 
-    ph = adult(height_m=height_m, mass_kg=mass_kg, cell_area_cm2=cell_area_cm2, arms=arms,
-               sex=sex)
+    params = {"generator": "adult", "height_m": height_m, "mass_kg": mass_kg,
+              "cell_area_cm2": cell_area_cm2, "arms": arms, "sex": sex}
+    ph = cached_phantom(params, lambda: adult(height_m=height_m, mass_kg=mass_kg,
+                                              cell_area_cm2=cell_area_cm2, arms=arms, sex=sex))
     ph.accel  # noqa: B018 - built here once, shared by every copy (with_spec)
     ph.label(0)  # the cell labels and the bounds too
     ph.bounds  # noqa: B018
