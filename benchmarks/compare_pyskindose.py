@@ -395,6 +395,8 @@ def compare(file: Path, mesh: str, timeout: float) -> dict:
     for _ in range(RUNS[0]):  # interleaved, so a change of load hits both tools alike
         p_runs.append(run_worker("pyskindose", file, mesh, timeout))
         s_runs.append(run_worker("skindose", file, area, timeout))
+        if "error" in p_runs[-1] or "error" in s_runs[-1]:
+            break  # a failure is the row's result: no point repeating it
     p, s = _best(p_runs), _best(s_runs)
     n = s.get("n_events") or p.get("n_events")
     row = {
