@@ -996,6 +996,18 @@ def _shadow_glob(ns, sel, lit, pt, dark, inf_q, glob, ng, mt):
                 dark[p] = 1
 
 
+@njit(cache=True, inline="always")
+def _in_detector(df, d, a, b):
+    """:func:`_covers` for a detector row of :func:`_shadow_closed` (constants precomputed)."""
+    if df[d, 16] != 0.0:
+        return True  # seen edge-on: no cheap verdict
+    if df[d, 7] * (b - df[d, 1]) - df[d, 8] * (a - df[d, 0]) < df[d, 9]:
+        return False
+    if df[d, 10] * (b - df[d, 3]) - df[d, 11] * (a - df[d, 2]) < df[d, 12]:
+        return False
+    return not df[d, 13] * (b - df[d, 5]) - df[d, 14] * (a - df[d, 4]) < df[d, 15]
+
+
 @njit(cache=True)
 def _shadow_closed(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, back_q, back_kd, back_p,
                    back_c, back_cs, nbc, cluster_ball, ev, i, maxlim, tu, tv, pad, aw, bw,
@@ -1172,27 +1184,31 @@ def _shadow_closed(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, back_q, bac
                         b = iv * gu + iu
                         entry[cursor[b]] = d
                         cursor[b] += 1
+            last = -1  # the detector that put the previous origin in shadow: try it first
             for p in range(nl):
                 a = pt[p, 9]
                 bb = pt[p, 10]
-                b = _bin(bb, tv, sv, gv) * gu + _bin(a, tu, su, gu)
                 lim = pt[p, 8]
+                if last >= 0 and not df[last, 6] > lim and _in_detector(df, last, a, bb):
+                    t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5],
+                                      pt[p, 6], mt, dq[last])
+                    if t > pt[p, 7] and t < 1.0:
+                        dark[p] = 1
+                        continue
+                last = -1
+                b = _bin(bb, tv, sv, gv) * gu + _bin(a, tu, su, gu)
                 for x in range(bstart[b], bstart[b + 1]):
                     d = entry[x]
                     if df[d, 6] > lim:
                         continue
-                    if df[d, 16] == 0.0:
-                        if df[d, 7] * (bb - df[d, 1]) - df[d, 8] * (a - df[d, 0]) < df[d, 9]:
-                            continue
-                        if df[d, 10] * (bb - df[d, 3]) - df[d, 11] * (a - df[d, 2]) < df[d, 12]:
-                            continue
-                        if df[d, 13] * (bb - df[d, 5]) - df[d, 14] * (a - df[d, 4]) < df[d, 15]:
-                            continue
+                    if not _in_detector(df, d, a, bb):
+                        continue
                     t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5],
                                       pt[p, 6], mt, dq[d])
                     if t > pt[p, 7] and t < 1.0:
                         dark[p] = 1
                         hit[p] = 0
+                        last = d
                         break
                     hit[p] = 1
         for p in range(nl):
