@@ -573,8 +573,9 @@ def _event_pairs(
     out in cluster order (deterministic, independent of the thread that runs the event).
     ``occl_mode``: 0 off, 1 the per-event grid of ray origins (:func:`_shadow_pass`), 2 the
     BVH (same decisions; kept for benchmarks and tests). ``closed``: the mesh is closed
-    (watertight), so only source-facing triangles need to be occluders (a segment that
-    crosses a closed surface leaves it through a source-facing triangle).
+    (watertight); then the grid first looks for non-facing detectors in front of each origin
+    and runs the exact pass with the source-facing triangles only for the suspects
+    (:func:`_shadow_closed`).
     """
     sx = ev[i, 0]
     sy = ev[i, 1]
