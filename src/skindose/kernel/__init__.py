@@ -73,18 +73,51 @@ Occlusion: a per-event grid of ray origins (and why)
   queried per origin; the pairs are the same, but building that grid cost as much as the
   queries. Triangles covering many bins no longer need an "every ray" list.
 * **Closed meshes** (``prepare(..., closed=True)``; ``Phantom.accel`` when the mesh is
-  watertight and consistently wound): only source-facing triangles are occluders. A segment
-  from the skin to the focal spot (both outside every closed surface) that crosses a closed
-  surface must leave it through a source-facing triangle, so the decisions are unchanged
-  (bit-identical to the BVH on the benchmark scenes and on the closed twin scenes); only
-  exact edge or vertex hits could differ, as for any non-watertight ray test.
+  watertight and consistently wound): the lit origins are first checked against
+  *detectors*, the in-field triangles that do not face the source, and only the few
+  *suspects* get the exact pass above (source-facing triangles only). Why it is exact: o lies
+  on a source-facing cell, so the segment from S reaches o from outside the body; if it
+  meets the body at all (a triangle at t in (eps, 1)), it enters it and must leave it again
+  before o, through a triangle that does not face S, at a point of the segment: that
+  detector covers (a_o, b_o) and its nearest vertex is shallower than o. So an origin that
+  no detector covers (same padded 2-D test and depth bound as above) is lit, without a
+  single pair test. Per origin, the detectors in its bin are tried: a Möller–Trumbore hit
+  on one (t in (eps, 1)) puts it in shadow at once; covered but not hit makes it a suspect
+  (near silhouettes, ≈ 0–10 per event), tested against the source-facing triangles as
+  before. The decisions are those of the BVH, which tests every triangle, front and back
+  (bit-identical on the benchmark scenes, the closed twin scenes and the closed adult in
+  ``tests/kernel/test_kernel_closed.py``, serial and parallel). Compared with the previous
+  closed grid, which tested source-facing triangles only, a difference needs a segment that
+  passes exactly through an edge or vertex so that Möller–Trumbore (not watertight) reports
+  the exit triangle hit and both entry triangles missed, or the reverse: none occurred.
+  Most events then cost little: a field seeing one layer of skin (the trunk from the front)
+  has no detector in front of any origin. Detectors are pruned cheaply: the non-facing
+  triangles are listed in the projection pass with their d·u, d·v, d·w (no division);
+  those deeper than the deepest origin go, then whole clusters whose projected bounding
+  ball meets no cell of a coarse map (≈ 8 origins per cell) holding an origin deeper than
+  the cluster's nearest vertex, then single triangles by the same map; the rest are binned
+  (bins ≈ their mean projected box) and each origin looks up its bin, trying first the
+  detector that shadowed the previous origin (neighbours in cluster order). Origins whose
+  segment does not project to (a_o, b_o) (the fallback of a partial cell whose plane passes
+  through S) are always suspects, and every origin is when triangles straddle the focal
+  spot's plane (the argument needs projected detectors). The mesh-adjacency rule (a
+  source-facing triangle sharing an edge with the origin's cell cannot cover its point) was
+  not implemented: it removes only pairs that the 2-D test already rejects, each still
+  visited in the bin walk, whereas the detectors remove every pair of a single-layer region
+  at once. Cells inside another closed part of a self-
+  intersecting union would break the argument; the phantoms are one boolean-union surface.
 * The BVH stays (median split, leaves of ≤ 4 triangles) for :func:`first_hit_distance` and
   as ``occlusion_structure="bvh"`` for tests and benchmarks.
 * **Cost** (``benchmarks/README.md``; 2-core machine shared with other jobs, CPU time of one
-  thread, same process, interleaved): occlusion-on costs ≈ 2.0–2.3× occlusion-off at 50k
-  cells and ≈ 2.2–2.6× at 200k (before: 2.2–2.6× and 2.7–2.9×), against a target of 1.5×.
-  What remains is the pair tests (≈ 10 per lit cell, mostly neighbours that the 2-D point
-  test rejects); the binning and the ray origins cost ≈ 0.02–0.05 ms per event.
+  thread, same process, interleaved, best of 9, load ≈ 1): occlusion-on costs 1.76× off at
+  50k cells and 1.93× at 200k (the previous closed grid, which tested every lit origin
+  against the source-facing triangles of its bins: 1.98× and 2.31×), against a target of
+  1.5×, not reached.
+  What remains is the events that see several layers (an arm in front of the trunk, the
+  far arm behind it: about half the benchmark's events), where most origins are really in
+  shadow and each needs its lookup and one exact test, and the detectors (about half the
+  non-facing triangles in such fields) need projecting and binning; single-layer events
+  cost ≈ 1.0–1.2× off.
 
 Parallel work and determinism
 -----------------------------
@@ -197,7 +230,8 @@ class Accel:
         (k, 9) float64 in cluster order: the three vertices; ``v0, v1 - v0, v2 - v0``.
     closed
         The mesh is closed (watertight, consistently wound, normals outward): occlusion then
-        needs only the source-facing triangles (see the module docstring).
+        checks the origins against the non-facing triangles first and needs the exact pass
+        only for a few (see the module docstring).
     centroids, normals
         The cell arrays given to :func:`prepare` (or None), recognised by identity.
     centroids_sorted, normals_sorted
@@ -297,9 +331,10 @@ def prepare(
         they are stored in cluster order, so calls that pass these very arrays skip the
         per-call validation and reordering.
     closed
-        Declare the mesh closed (watertight, consistently wound, ``normals`` outward), e.g.
-        a phantom: occlusion then bins only the source-facing triangles, the same decisions
-        at half the cost. Leave False for open meshes or triangle soups.
+        Declare the mesh closed (watertight, consistently wound, ``normals`` outward, no part
+        inside another), e.g. a phantom: occlusion then finds its few candidates through the
+        non-facing triangles (the same decisions as the BVH, at a fraction of the cost).
+        Leave False for open meshes or triangle soups.
     leaf_size
         Most triangles per BVH leaf (tuning only; results do not depend on it).
 

@@ -564,8 +564,8 @@ def _follow(i, lead_ii, ii, off, npair, pidx, pdose, pgeo, ev, inverse_square, t
 def _event_pairs(
     i, keep_row, cnt, centroids, normals, verts, mt, ev, slab, thickness, max_path_factor,
     inverse_square, occl_mode, closed, eps_mm, pad, density,
-    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, pidx, pdose, off, emax,
-    pgeo, store,
+    node_box, node_link, tri_geom, tri_id, cell_order, cluster_start, cluster_ball, pidx, pdose,
+    off, emax, pgeo, store,
 ):  # fmt: skip
     """Dose pairs (original cell index, dose) of event ``i``, written at ``pidx[off:]``.
 
@@ -573,8 +573,9 @@ def _event_pairs(
     out in cluster order (deterministic, independent of the thread that runs the event).
     ``occl_mode``: 0 off, 1 the per-event grid of ray origins (:func:`_shadow_pass`), 2 the
     BVH (same decisions; kept for benchmarks and tests). ``closed``: the mesh is closed
-    (watertight), so only source-facing triangles need to be occluders (a segment that
-    crosses a closed surface leaves it through a source-facing triangle).
+    (watertight); then the grid first looks for non-facing detectors in front of each origin
+    and runs the exact pass with the source-facing triangles only for the suspects
+    (:func:`_shadow_closed`).
     """
     sx = ev[i, 0]
     sy = ev[i, 1]
@@ -603,13 +604,24 @@ def _event_pairs(
     inf_in = np.empty(cnt, dtype=np.bool_)  # all three vertices inside the field
     inf_face = np.empty(cnt, dtype=np.bool_)  # faces the source
     glob = np.empty(cnt, dtype=np.int64)  # straddling the focal spot's plane: every ray
+    grid_closed = occl_mode == 1 and closed
+    # closed grid: the in-field triangles that do not face the source (index, nearest depth)
+    back_q = np.empty(cnt if grid_closed else 0, dtype=np.int64)
+    back_kd = np.empty(cnt if grid_closed else 0)
+    back_p = np.empty((cnt if grid_closed else 0, 9))  # d·u, d·v, d·w of its vertices
+    nbk = 0
     m = 0
     ng = 0
     aw = 0.0
     bw = 0.0
+    # closed grid: the clusters holding non-facing triangles, and where their run starts
+    back_c = np.empty(keep_row.shape[0] if grid_closed else 0, dtype=np.int64)
+    back_cs = np.empty(keep_row.shape[0] + 1 if grid_closed else 0, dtype=np.int64)
+    nbc = 0
     for k in range(keep_row.shape[0]):
         if keep_row[k] == 0:
             continue
+        nbk0 = nbk
         for q in range(cluster_start[k], cluster_start[k + 1]):
             dx = verts[q, 0] - sx
             dy = verts[q, 1] - sy
@@ -647,8 +659,24 @@ def _event_pairs(
                 + normals[q, 1] * (sy - centroids[q, 1])
                 + normals[q, 2] * (sz - centroids[q, 2])
             ) > 0.0
-            if not face and (occl_mode != 1 or closed):
-                continue  # neither lit nor needed in the grid
+            if not face:
+                if occl_mode == 1 and closed:
+                    # a detector (see _shadow_closed): kept unprojected until it is needed
+                    back_q[nbk] = q
+                    back_kd[nbk] = min(dw0, dw1, dw2)
+                    back_p[nbk, 0] = du0
+                    back_p[nbk, 1] = dv0
+                    back_p[nbk, 2] = dw0
+                    back_p[nbk, 3] = du1
+                    back_p[nbk, 4] = dv1
+                    back_p[nbk, 5] = dw1
+                    back_p[nbk, 6] = du2
+                    back_p[nbk, 7] = dv2
+                    back_p[nbk, 8] = dw2
+                    nbk += 1
+                    continue
+                if occl_mode != 1:
+                    continue  # neither lit nor needed in the grid
             a0 = du0 / dw0
             b0 = dv0 / dw0
             a1 = du1 / dw1
@@ -680,6 +708,12 @@ def _event_pairs(
                 and abs(du2) <= tu * dw2 and abs(dv2) <= tv * dw2
             )  # fmt: skip
             m += 1
+        if nbk > nbk0:
+            back_c[nbc] = k
+            back_cs[nbc] = nbk0
+            nbc += 1
+    if grid_closed:
+        back_cs[nbc] = nbk
     if m == 0:
         return 0
 
@@ -687,7 +721,8 @@ def _event_pairs(
     # Per lit candidate p (in-field list index lit[p]): 0 frac, 1:4 ray origin o,
     # 4:7 g = S - o, 7 tmin, 8 depth limit of an occluder's nearest vertex, 9:11 (a, b) of o.
     lit = np.empty(m, dtype=np.int64)
-    pt = np.empty((m, 11))
+    pt = np.empty((m, 12))
+    maxlim = -np.inf  # deepest origin's depth limit
     dark = np.zeros(m, dtype=np.uint8)
     stack = np.empty(128 if occl_mode == 2 else 1, dtype=np.int64)
     buf = np.empty((4, 8))
@@ -730,6 +765,7 @@ def _event_pairs(
             ao = ca
             bo = cb
             dwo = dwc
+            force = 0.0  # 1: the segment does not project to (ao, bo); test it fully
             if dwc > 0.0 and abs(duc) <= tu * dwc and abs(dvc) <= tv * dwc:
                 ao = duc / dwc
                 bo = dvc / dwc
@@ -759,6 +795,8 @@ def _event_pairs(
                     gz = sz - oz
                     tmin = eps_mm / math.sqrt(gx * gx + gy * gy + gz * gz)
                     dwo = (ox - sx) * wx + (oy - sy) * wy + (oz - sz) * wz
+                else:
+                    force = 1.0
             if occl_mode == 2:
                 dark[nl] = _occluded(ox, oy, oz, gx, gy, gz, tmin, cell_order[q],
                                      node_box, node_link, tri_geom, tri_id, stack)
@@ -772,13 +810,22 @@ def _event_pairs(
             pt[nl, 8] = dwo + 1e-6 * (1.0 + abs(dwo))
             pt[nl, 9] = ao
             pt[nl, 10] = bo
+            pt[nl, 11] = force
+            if pt[nl, 8] > maxlim:
+                maxlim = pt[nl, 8]
         nl += 1
 
     # ---- pass 3 (grid): the lit cells' ray origins binned by their projection (a, b);
     # each in-field triangle tests the origins in the bins its padded projected box covers.
-    if occl_mode == 1 and nl > 0:
-        _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, aw, bw,
-                     density)
+    if grid_closed and nl > 0:
+        _shadow_closed(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, back_q, back_kd,
+                       back_p, back_c, back_cs, nbc, cluster_ball, ev, i, maxlim, tu, tv, pad,
+                       aw, bw, density)
+    elif occl_mode == 1 and nl > 0:
+        sel = np.arange(nl)
+        _shadow_pass(nl, sel, m, lit, pt, dark, inf_q, inf_f, mt, tu, tv, pad, aw, bw,
+                     density, np.inf)
+        _shadow_glob(nl, sel, lit, pt, dark, inf_q, glob, ng, mt)
 
     # ---- pass 4: dose of the lit cells that are not in shadow, in cluster order
     # With ``store`` (a later event of the block has this geometry) the per-pair geometry
@@ -815,60 +862,76 @@ def _event_pairs(
 
 
 @njit(cache=True)
-def _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, aw, bw,
-                 density):
-    """Occlusion of the ``nl`` lit origins by the ``m`` in-field triangles (and ``glob``).
+def _origin_bins(ns, sel, pt, gu, gv, su, sv, tu, tv):
+    """Bin the origins ``sel[:ns]`` by their projection: (bstart, slot), ``slot`` in bin order."""
+    nbin = gu * gv
+    bstart = np.zeros(nbin + 1, dtype=np.int64)
+    pbin = np.empty(ns, dtype=np.int64)
+    for e in range(ns):
+        p = sel[e]
+        b = _bin(pt[p, 10], tv, sv, gv) * gu + _bin(pt[p, 9], tu, su, gu)
+        pbin[e] = b
+        bstart[b + 1] += 1
+    for b in range(nbin):
+        bstart[b + 1] += bstart[b]
+    slot = np.empty(ns, dtype=np.int64)  # bin-ordered slot -> origin
+    cursor = bstart[:-1].copy()
+    for e in range(ns):
+        b = pbin[e]
+        slot[cursor[b]] = sel[e]
+        cursor[b] += 1
+    return bstart, slot
+
+
+@njit(cache=True)
+def _grid_shape(n, tu, tv, aw, bw):
+    """Bins of about ``aw`` × ``bw`` over the field (at most 2048 a side, ``4 n + 16`` in all)."""
+    gu = 1
+    gv = 1
+    if aw > 0.0 and 2.0 * tu / aw > 1.0:
+        gu = int(min(2.0 * tu / aw, 2048.0))
+    if bw > 0.0 and 2.0 * tv / bw > 1.0:
+        gv = int(min(2.0 * tv / bw, 2048.0))
+    while gu * gv > 4 * n + 16:  # memory bound for pathological scenes
+        gu = max(1, gu // 2)
+        gv = max(1, gv // 2)
+    return gu, gv
+
+
+@njit(cache=True)
+def _shadow_pass(ns, sel, m, lit, pt, dark, inf_q, inf_f, mt, tu, tv, pad, aw, bw, density,
+                 kd_max):
+    """Occlusion of the lit origins ``sel[:ns]`` by the ``m`` in-field triangles.
 
     The candidate pairs (origin, triangle) are those of a 2-D grid over the field in which
     each triangle covers the bins of its padded projected box, i.e. exactly the pairs that a
     per-origin query of a grid of binned triangles tests, so the decisions are the same; but
     here the *origins* are binned (one entry each, copied in bin order) and each triangle
     visits its bins with its own constants in registers: no per-triangle binning, and a
-    tight loop over contiguous origins.
+    tight loop over contiguous origins. Triangles deeper than ``kd_max`` (the deepest
+    origin's limit) are skipped whole.
     """
-    gu = 1
-    gv = 1
     # Bins about ``density`` times the mean projected box of the in-field triangles.
-    aw = density * aw / m
-    bw = density * bw / m
-    if aw > 0.0 and 2.0 * tu / aw > 1.0:
-        gu = int(min(2.0 * tu / aw, 2048.0))
-    if bw > 0.0 and 2.0 * tv / bw > 1.0:
-        gv = int(min(2.0 * tv / bw, 2048.0))
-    while gu * gv > 4 * m + 16:  # memory bound for pathological scenes
-        gu = max(1, gu // 2)
-        gv = max(1, gv // 2)
+    gu, gv = _grid_shape(m, tu, tv, density * aw / m, density * bw / m)
     su = gu / (2.0 * tu)
     sv = gv / (2.0 * tv)
-    nbin = gu * gv
-    bstart = np.zeros(nbin + 1, dtype=np.int64)
-    pbin = np.empty(nl, dtype=np.int64)
-    for p in range(nl):
-        b = _bin(pt[p, 10], tv, sv, gv) * gu + _bin(pt[p, 9], tu, su, gu)
-        pbin[p] = b
-        bstart[b + 1] += 1
-    for b in range(nbin):
-        bstart[b + 1] += bstart[b]
-    slot = np.empty(nl, dtype=np.int64)  # bin-ordered slot -> origin
-    cursor = bstart[:-1].copy()
-    for p in range(nl):
-        b = pbin[p]
-        slot[cursor[b]] = p
-        cursor[b] += 1
-    pa = np.empty(nl)
-    pb = np.empty(nl)
-    plim = np.empty(nl)
-    own = np.empty(nl, dtype=np.int64)
-    dk = np.zeros(nl, dtype=np.uint8)
-    for e in range(nl):
+    bstart, slot = _origin_bins(ns, sel, pt, gu, gv, su, sv, tu, tv)
+    pa = np.empty(ns)
+    pb = np.empty(ns)
+    plim = np.empty(ns)
+    own = np.empty(ns, dtype=np.int64)
+    dk = np.zeros(ns, dtype=np.uint8)
+    for e in range(ns):
         p = slot[e]
         pa[e] = pt[p, 9]
         pb[e] = pt[p, 10]
         plim[e] = pt[p, 8]
         own[e] = lit[p]
     for jj in range(m):
-        q = inf_q[jj]
         kd = inf_f[jj, 6]
+        if kd > kd_max:
+            continue
+        q = inf_q[jj]
         a0 = inf_f[jj, 0]
         b0 = inf_f[jj, 1]
         a1 = inf_f[jj, 2]
@@ -913,18 +976,254 @@ def _shadow_pass(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, tu, tv, pad, 
                                   mt, q)
                 if t > pt[p, 7] and t < 1.0:
                     dk[e] = 1
-    for g in range(ng):  # straddling the focal spot's plane: every ray
+    for e in range(ns):
+        if dk[e]:
+            dark[slot[e]] = 1
+
+
+@njit(cache=True)
+def _shadow_glob(ns, sel, lit, pt, dark, inf_q, glob, ng, mt):
+    """Occlusion of the origins ``sel[:ns]`` by the triangles straddling the focal spot's
+    plane (no projection): every ray."""
+    for g in range(ng):
         qq = glob[g]
-        for e in range(nl):
-            p = slot[e]
-            if dk[e] or inf_q[lit[p]] == qq:
+        for e in range(ns):
+            p = sel[e]
+            if dark[p] or inf_q[lit[p]] == qq:
                 continue
             t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5], pt[p, 6],
                               mt, qq)
             if t > pt[p, 7] and t < 1.0:
-                dk[e] = 1
-    for e in range(nl):
-        dark[slot[e]] = dk[e]
+                dark[p] = 1
+
+
+@njit(cache=True, inline="always")
+def _in_detector(df, d, a, b):
+    """:func:`_covers` for a detector row of :func:`_shadow_closed` (constants precomputed)."""
+    if df[d, 16] != 0.0:
+        return True  # seen edge-on: no cheap verdict
+    if df[d, 7] * (b - df[d, 1]) - df[d, 8] * (a - df[d, 0]) < df[d, 9]:
+        return False
+    if df[d, 10] * (b - df[d, 3]) - df[d, 11] * (a - df[d, 2]) < df[d, 12]:
+        return False
+    return not df[d, 13] * (b - df[d, 5]) - df[d, 14] * (a - df[d, 4]) < df[d, 15]
+
+
+@njit(cache=True)
+def _shadow_closed(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, back_q, back_kd, back_p,
+                   back_c, back_cs, nbc, cluster_ball, ev, i, maxlim, tu, tv, pad, aw, bw,
+                   density):
+    """Occlusion on a closed mesh: back-facing *detectors* first, then the exact pass.
+
+    A segment from a lit origin o (on a source-facing cell, outside the body) to S that
+    enters the body through a source-facing triangle must leave it again before o, through a
+    triangle that does not face the source, at a point of the segment nearer to S than o:
+    that triangle covers the point (a_o, b_o) and its nearest vertex is shallower than o.
+    So only the origins that such a *detector* covers (within ``pad``, depth bound as in
+    :func:`_shadow_pass`) can be in shadow; the others are lit without a pair test. The
+    suspects then get exactly the pairs (and Möller–Trumbore tests) of
+    :func:`_shadow_pass`: the same decisions, for the few origins near silhouettes and
+    behind other body parts. Origins whose segment does not project to (a_o, b_o)
+    (``pt[p, 11]``) and every origin when triangles straddle the focal spot's plane are
+    suspects.
+    """
+    sel = np.empty(nl, dtype=np.int64)
+    ns = 0
+    if ng > 0:
+        for p in range(nl):
+            sel[p] = p
+        ns = nl
+    else:
+        # A coarse map of the deepest origin limit per cell of the field: a non-facing
+        # triangle is a detector only where it lies in front of some origin.
+        gc = max(1, min(64, int(math.sqrt(nl / 8.0))))
+        cu = gc / (2.0 * tu)
+        cv = gc / (2.0 * tv)
+        cmax = np.full(gc * gc, -np.inf)
+        for p in range(nl):
+            b = _bin(pt[p, 10], tv, cv, gc) * gc + _bin(pt[p, 9], tu, cu, gc)
+            if pt[p, 8] > cmax[b]:
+                cmax[b] = pt[p, 8]
+        # detector rows: 0:6 projected vertices, 6 nearest depth, 7:10 and 10:13 and 13:16
+        # the three edge functions' constants (s·Δa, s·Δb, threshold) as in _covers, 16 edge-on
+        nbk = back_cs[nbc]
+        nd = 0
+        dq = np.empty(nbk, dtype=np.int64)
+        df = np.empty((nbk, 17))
+        dbox = np.empty((nbk, 4))
+        daw = 0.0
+        dbw = 0.0
+        sx = ev[i, 0]
+        sy = ev[i, 1]
+        sz = ev[i, 2]
+        for r in range(nbc):
+            # the cluster's ball, projected (a conservative box), against the coarse map
+            k0 = back_cs[r]
+            k1 = back_cs[r + 1]
+            ckd = np.inf
+            for k in range(k0, k1):
+                ckd = min(ckd, back_kd[k])
+            if ckd > maxlim:
+                continue
+            c = back_c[r]
+            dx = cluster_ball[c, 0] - sx
+            dy = cluster_ball[c, 1] - sy
+            dz = cluster_ball[c, 2] - sz
+            rad = cluster_ball[c, 3]
+            cw = dx * ev[i, 9] + dy * ev[i, 10] + dz * ev[i, 11]
+            if cw - rad > 0.0:
+                cua = dx * ev[i, 3] + dy * ev[i, 4] + dz * ev[i, 5]
+                cva = dx * ev[i, 6] + dy * ev[i, 7] + dz * ev[i, 8]
+                wlo = 1.0 / (cw - rad)
+                whi = 1.0 / (cw + rad)
+                amin = min((cua - rad) * wlo, (cua - rad) * whi)
+                amax = max((cua + rad) * wlo, (cua + rad) * whi)
+                bmin = min((cva - rad) * wlo, (cva - rad) * whi)
+                bmax = max((cva + rad) * wlo, (cva + rad) * whi)
+                pc = 1e-6 * (1.0 + abs(amin) + abs(amax) + abs(bmin) + abs(bmax))
+                iu0 = _bin(amin - pc, tu, cu, gc)
+                iu1 = _bin(amax + pc, tu, cu, gc)
+                iv0 = _bin(bmin - pc, tv, cv, gc)
+                iv1 = _bin(bmax + pc, tv, cv, gc)
+                deep = False
+                for iv in range(iv0, iv1 + 1):
+                    for iu in range(iu0, iu1 + 1):
+                        if not ckd > cmax[iv * gc + iu]:
+                            deep = True
+                if not deep:
+                    continue
+            for k in range(k0, k1):
+                kd = back_kd[k]
+                if kd > maxlim:
+                    continue
+                r0 = 1.0 / back_p[k, 2]
+                r1 = 1.0 / back_p[k, 5]
+                r2 = 1.0 / back_p[k, 8]
+                a0 = back_p[k, 0] * r0
+                b0 = back_p[k, 1] * r0
+                a1 = back_p[k, 3] * r1
+                b1 = back_p[k, 4] * r1
+                a2 = back_p[k, 6] * r2
+                b2 = back_p[k, 7] * r2
+                amin = min(a0, a1, a2)
+                amax = max(a0, a1, a2)
+                bmin = min(b0, b1, b2)
+                bmax = max(b0, b1, b2)
+                iu0 = _bin(amin - pad, tu, cu, gc)
+                iu1 = _bin(amax + pad, tu, cu, gc)
+                iv0 = _bin(bmin - pad, tv, cv, gc)
+                iv1 = _bin(bmax + pad, tv, cv, gc)
+                deep = False
+                for iv in range(iv0, iv1 + 1):
+                    for iu in range(iu0, iu1 + 1):
+                        if not kd > cmax[iv * gc + iu]:
+                            deep = True
+                if not deep:
+                    continue
+                dq[nd] = back_q[k]
+                df[nd, 0] = a0
+                df[nd, 1] = b0
+                df[nd, 2] = a1
+                df[nd, 3] = b1
+                df[nd, 4] = a2
+                df[nd, 5] = b2
+                df[nd, 6] = kd
+                area = (a1 - a0) * (b2 - b0) - (a2 - a0) * (b1 - b0)
+                sg = 1.0 if area > 0.0 else -1.0
+                ea = a1 - a0
+                eb = b1 - b0
+                df[nd, 7] = sg * ea
+                df[nd, 8] = sg * eb
+                df[nd, 9] = -pad * (abs(ea) + abs(eb))
+                ea = a2 - a1
+                eb = b2 - b1
+                df[nd, 10] = sg * ea
+                df[nd, 11] = sg * eb
+                df[nd, 12] = -pad * (abs(ea) + abs(eb))
+                ea = a0 - a2
+                eb = b0 - b2
+                df[nd, 13] = sg * ea
+                df[nd, 14] = sg * eb
+                df[nd, 15] = -pad * (abs(ea) + abs(eb))
+                df[nd, 16] = 1.0 if area == 0.0 else 0.0
+                dbox[nd, 0] = amin - pad
+                dbox[nd, 1] = amax + pad
+                dbox[nd, 2] = bmin - pad
+                dbox[nd, 3] = bmax + pad
+                daw += amax - amin
+                dbw += bmax - bmin
+                nd += 1
+        hit = np.zeros(nl, dtype=np.uint8)
+        if nd > 0:
+            # detectors binned into a grid of bins about their mean box; each origin looks
+            # up its bin
+            gu, gv = _grid_shape(nd, tu, tv, daw / nd, dbw / nd)
+            su = gu / (2.0 * tu)
+            sv = gv / (2.0 * tv)
+            nbin = gu * gv
+            bstart = np.zeros(nbin + 1, dtype=np.int64)
+            brange = np.empty((nd, 4), dtype=np.int64)
+            for d in range(nd):
+                iu0 = _bin(dbox[d, 0], tu, su, gu)
+                iu1 = _bin(dbox[d, 1], tu, su, gu)
+                iv0 = _bin(dbox[d, 2], tv, sv, gv)
+                iv1 = _bin(dbox[d, 3], tv, sv, gv)
+                brange[d, 0] = iu0
+                brange[d, 1] = iu1
+                brange[d, 2] = iv0
+                brange[d, 3] = iv1
+                for iv in range(iv0, iv1 + 1):
+                    for iu in range(iu0, iu1 + 1):
+                        bstart[iv * gu + iu + 1] += 1
+            for b in range(nbin):
+                bstart[b + 1] += bstart[b]
+            cursor = bstart[:-1].copy()
+            entry = np.empty(bstart[nbin], dtype=np.int64)
+            for d in range(nd):
+                for iv in range(brange[d, 2], brange[d, 3] + 1):
+                    for iu in range(brange[d, 0], brange[d, 1] + 1):
+                        b = iv * gu + iu
+                        entry[cursor[b]] = d
+                        cursor[b] += 1
+            last = -1  # the detector that put the previous origin in shadow: try it first
+            for p in range(nl):
+                a = pt[p, 9]
+                bb = pt[p, 10]
+                lim = pt[p, 8]
+                if last >= 0 and not df[last, 6] > lim and _in_detector(df, last, a, bb):
+                    t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5],
+                                      pt[p, 6], mt, dq[last])
+                    if t > pt[p, 7] and t < 1.0:
+                        dark[p] = 1
+                        continue
+                last = -1
+                b = _bin(bb, tv, sv, gv) * gu + _bin(a, tu, su, gu)
+                for x in range(bstart[b], bstart[b + 1]):
+                    d = entry[x]
+                    if df[d, 6] > lim:
+                        continue
+                    if not _in_detector(df, d, a, bb):
+                        continue
+                    t = _ray_triangle(pt[p, 1], pt[p, 2], pt[p, 3], pt[p, 4], pt[p, 5],
+                                      pt[p, 6], mt, dq[d])
+                    if t > pt[p, 7] and t < 1.0:
+                        dark[p] = 1
+                        hit[p] = 0
+                        last = d
+                        break
+                    hit[p] = 1
+        for p in range(nl):
+            if hit[p] or pt[p, 11] != 0.0:
+                sel[ns] = p
+                ns += 1
+    if ns == 0:
+        return
+    kd_max = -np.inf
+    for e in range(ns):
+        kd_max = max(kd_max, pt[sel[e], 8])
+    _shadow_pass(ns, sel, m, lit, pt, dark, inf_q, inf_f, mt, tu, tv, pad, aw, bw, density,
+                 kd_max)
+    _shadow_glob(ns, sel, lit, pt, dark, inf_q, glob, ng, mt)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1060,7 +1359,8 @@ def accumulate_parallel(
                     i, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
                     max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
                     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
-                    pidx, pdose, off[ii], emax, pgeo, i + 1 < n_ev and lead[i + 1] == i,
+                    cluster_ball, pidx, pdose, off[ii], emax, pgeo,
+                    i + 1 < n_ev and lead[i + 1] == i,
                 )  # fmt: skip
         if n_follow:
             for ii in prange(nb):
@@ -1116,7 +1416,8 @@ def accumulate_serial(
                     i, keep[ii], cnt[ii], centroids, normals, verts, mt, ev, slab, thickness,
                     max_path_factor, inverse_square, occl_mode, closed, eps_mm, pad, density,
                     node_box, node_link, tri_geom, tri_id, cell_order, cluster_start,
-                    pidx, pdose, off[ii], emax, pgeo, i + 1 < n_ev and lead[i + 1] == i,
+                    cluster_ball, pidx, pdose, off[ii], emax, pgeo,
+                    i + 1 < n_ev and lead[i + 1] == i,
                 )  # fmt: skip
         if n_follow:
             for ii in range(nb):
