@@ -499,6 +499,20 @@ def _bin(x, t, s, g):
 
 
 @njit(cache=True, inline="always")
+def _reaches(a_lo, a_hi, b_lo, b_hi, depth, tu, tv, cu, cv, g, cmax):
+    """Whether the box [a_lo, a_hi] × [b_lo, b_hi] of the field meets a coarse-map cell whose
+    deepest origin is at least ``depth`` deep (``cmax``: g × g cells, row = b): only then can
+    something at that depth lie in front of an origin there."""
+    iu0 = _bin(a_lo, tu, cu, g)
+    iu1 = _bin(a_hi, tu, cu, g)
+    for iv in range(_bin(b_lo, tv, cv, g), _bin(b_hi, tv, cv, g) + 1):
+        for iu in range(iu0, iu1 + 1):
+            if not depth > cmax[iv * g + iu]:
+                return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def _covers(f, j, a, b, pad):
     """False when point (a, b) lies outside projected triangle ``f[j, 0:6]`` by more than
     ``pad`` (distance, tangent units): then no segment projecting to (a, b) meets it."""
@@ -1081,16 +1095,8 @@ def _shadow_closed(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, back_q, bac
                 bmin = min((cva - rad) * wlo, (cva - rad) * whi)
                 bmax = max((cva + rad) * wlo, (cva + rad) * whi)
                 pc = 1e-6 * (1.0 + abs(amin) + abs(amax) + abs(bmin) + abs(bmax))
-                iu0 = _bin(amin - pc, tu, cu, gc)
-                iu1 = _bin(amax + pc, tu, cu, gc)
-                iv0 = _bin(bmin - pc, tv, cv, gc)
-                iv1 = _bin(bmax + pc, tv, cv, gc)
-                deep = False
-                for iv in range(iv0, iv1 + 1):
-                    for iu in range(iu0, iu1 + 1):
-                        if not ckd > cmax[iv * gc + iu]:
-                            deep = True
-                if not deep:
+                if not _reaches(amin - pc, amax + pc, bmin - pc, bmax + pc, ckd, tu, tv, cu,
+                                cv, gc, cmax):
                     continue
             for k in range(k0, k1):
                 kd = back_kd[k]
@@ -1109,16 +1115,8 @@ def _shadow_closed(nl, m, lit, pt, dark, inf_q, inf_f, glob, ng, mt, back_q, bac
                 amax = max(a0, a1, a2)
                 bmin = min(b0, b1, b2)
                 bmax = max(b0, b1, b2)
-                iu0 = _bin(amin - pad, tu, cu, gc)
-                iu1 = _bin(amax + pad, tu, cu, gc)
-                iv0 = _bin(bmin - pad, tv, cv, gc)
-                iv1 = _bin(bmax + pad, tv, cv, gc)
-                deep = False
-                for iv in range(iv0, iv1 + 1):
-                    for iu in range(iu0, iu1 + 1):
-                        if not kd > cmax[iv * gc + iu]:
-                            deep = True
-                if not deep:
+                if not _reaches(amin - pad, amax + pad, bmin - pad, bmax + pad, kd, tu, tv, cu,
+                                cv, gc, cmax):
                     continue
                 dq[nd] = back_q[k]
                 df[nd, 0] = a0
