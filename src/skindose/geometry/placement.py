@@ -22,7 +22,8 @@ __all__ = [
 ]
 
 # (pattern, landmark) in priority order; matched against target region, protocol and study text
-_REGION_RULES: tuple[tuple[str, str], ...] = (
+# (compiled at import: compiling them on a procedure's first placement cost ≈ 2 ms)
+_REGION_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), lm) for p, lm in (
     (r"heart|cardi|coronar|kardi|herz|pci|ptca|\bcor\b|ablation|pacemaker|valve", "heart"),
     (r"head|brain|skull|cerebr|neuro|intracran|huvud|kopf|carotid|\bcranial", "head"),
     (r"neck|cervical|thyroid|hals", "neck"),
@@ -34,9 +35,7 @@ _REGION_RULES: tuple[tuple[str, str], ...] = (
      "legs"),
     (r"upper limb|upper extrem|arm|hand|wrist|elbow|shoulder", "trunk"),
     (r"spine|vertebr|back", "trunk"),
-)
-#: compiled once at import (compiling them on a procedure's first placement cost ≈ 2 ms)
-_COMPILED_RULES = tuple((re.compile(p), lm) for p, lm in _REGION_RULES)
+))
 
 
 def target_landmark(
@@ -86,7 +85,7 @@ def target_landmark(
 @functools.lru_cache(maxsize=256)
 def _map_text(text: str) -> str | None:
     t = text.lower()
-    for pattern, landmark in _COMPILED_RULES:
+    for pattern, landmark in _REGION_RULES:
         if pattern.search(t):
             return landmark
     return None

@@ -373,7 +373,3 @@ def check_closed_arrays(vertices: NDArray[np.float64], faces: NDArray[np.int64],
     if why is not None:
         raise GeometryError(f"{name}: {why}")
 
-
-def check_closed(mesh: trimesh.Trimesh, name: str = "mesh") -> None:
-    """Raise :class:`~skindose.errors.GeometryError` unless ``mesh`` is a closed, outward solid."""
-    check_closed_arrays(np.asarray(mesh.vertices), np.asarray(mesh.faces), name)

@@ -317,8 +317,8 @@ class _Ctx:
 # reference point
 
 
-_RP_NUM = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mm|cm|m)\b")
 # compiled at import (a file's first read would otherwise compile them: ≈ 1 ms)
+_RP_NUM = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mm|cm|m)\b")
 _AGE = re.compile(r"(\d{1,3})([DWMY])")
 _SIEMENS_POSITION = re.compile(r"<PatientPosition>\s*<Position\s+SRData\s*=\s*\"([^\"]*)\"")
 _II_DIAMETER = re.compile(r"<iiDiameter\s+SRData\s*=\s*\"\s*([\d.]+)\s*\"")
