@@ -47,3 +47,23 @@ def test_phantom_mesh_is_built_lazily_and_equals_the_arrays():
     np.testing.assert_array_equal(m.vertices, p.vertices)
     np.testing.assert_array_equal(m.faces, p.faces)
     assert p.closed and m.is_watertight
+
+
+@pytest.mark.parametrize(("vertices", "faces", "what"), [
+    (np.zeros((3, 3)), np.array([[0, 1, 5]]), "index vertices it does not have"),
+    (np.zeros((3, 3)), np.array([[0, 1, -1]]), "index vertices it does not have"),
+    (np.zeros((3, 2)), np.array([[0, 1, 2]]), "must have"),
+    (np.array([[0.0, 0, 0], [1, 0, 0], [np.nan, 1, 0]]), np.array([[0, 1, 2]]), "non-finite"),
+    (np.zeros((3, 3)), np.zeros((0, 3), dtype=int), "at least one skin cell"),
+])
+def test_from_arrays_rejects_damaged_arrays(vertices, faces, what):
+    with pytest.raises(GeometryError, match=what):
+        phantoms.Phantom.from_arrays(vertices, faces, name="bad", landmarks={}, spec={},
+                                     check=False)
+
+
+def test_from_arrays_checks_closedness_by_default():
+    ico = trimesh.creation.icosphere(subdivisions=1)
+    with pytest.raises(GeometryError, match="bad: the skin mesh is not watertight"):
+        phantoms.Phantom.from_arrays(ico.vertices, ico.faces[1:], name="bad", landmarks={},
+                                     spec={})

@@ -48,6 +48,20 @@ def _readonly(a: ArrayLike, shape_tail: tuple[int, ...], name: str) -> NDArray[n
     return arr
 
 
+def _mesh_arrays(vertices: ArrayLike, faces: ArrayLike) -> tuple[NDArray[np.float64],
+                                                                  NDArray[np.int64]]:
+    """Read-only copies of a surface's (v, 3) finite vertices and (n, 3) faces that index them;
+    :class:`~skindose.errors.GeometryError` otherwise (a negative index would wrap silently)."""
+    verts = _readonly(vertices, (3,), "vertices")
+    faces = np.array(faces, dtype=np.int64, order="C", copy=True)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise GeometryError(f"faces must have shape (n, 3), got {faces.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= len(verts)):
+        raise GeometryError("the mesh's faces index vertices it does not have")
+    faces.flags.writeable = False
+    return verts, faces
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class Phantom:
     """A patient phantom: a closed skin surface in the patient frame, cut into skin cells.
@@ -124,14 +138,9 @@ class Phantom:
             point.flags.writeable = False
             marks[str(key)] = point
         setter(self, "landmarks", marks)
-        verts = np.array(self.vertices, dtype=np.float64, order="C", copy=True)
-        faces = np.array(self.faces, dtype=np.int64, order="C", copy=True)
-        if verts.ndim != 2 or verts.shape[1] != 3 or faces.shape != (n, 3):
-            raise GeometryError("the mesh must have (v, 3) vertices and one face per skin cell")
-        if faces.size and (faces.min() < 0 or faces.max() >= len(verts)):
-            raise GeometryError("the mesh's faces index vertices it does not have")
-        verts.flags.writeable = False
-        faces.flags.writeable = False
+        verts, faces = _mesh_arrays(self.vertices, self.faces)
+        if faces.shape != (n, 3):
+            raise GeometryError("the mesh must have one face per skin cell")
         setter(self, "vertices", verts)
         setter(self, "faces", faces)
 
@@ -193,8 +202,7 @@ class Phantom:
 
         Parameters are those of :meth:`from_mesh`.
         """
-        v = np.asarray(vertices, dtype=np.float64)
-        f = np.asarray(faces, dtype=np.int64)
+        v, f = _mesh_arrays(vertices, faces)
         if check:
             check_closed_arrays(v, f, name)
         return cls(name=name, vertices=v, faces=f, landmarks=landmarks, spec=spec,
