@@ -78,6 +78,8 @@ FULL = {
     "kernel_repeat": 3,
     "threads_case": (100_000, 10_000, 3),  # cells, events, repeat
     "coverage": True,
+    "layers_cells": (50_000, 200_000),
+    "layers_repeat": 5,
     "compute_events": (100, 1_000, 10_000),
     "target_events": (1_000, 10_000),
     "scaling_events": (100, 300, 1_000, 3_000, 10_000),
@@ -92,6 +94,8 @@ QUICK = {
     "kernel_repeat": 1,
     "threads_case": None,
     "coverage": False,
+    "layers_cells": (2_000,),
+    "layers_repeat": 1,
     "compute_events": (10,),
     "target_events": (),
     "scaling_events": (5, 10),
@@ -353,6 +357,49 @@ def reuse_case(target_cells: int, n_events: int, run: int, repeat: int) -> dict:
         "cpu_ms_per_event_runs": cpu["runs"] / rep.size * 1e3,
         "speedup": cpu["distinct"] / cpu["runs"], "load": round(max(l0, load()), 2),
     }
+
+
+def layers_case(target_cells: int, n_events: int, repeat: int) -> list[dict]:
+    """Occlusion on/off CPU time of the kernel scene's events split by what occlusion does.
+
+    ``shadow``: events where occlusion changes the dose of at least one cell (some in-field
+    cell that faces the source lies behind other skin: an arm in front of the trunk, the far
+    arm behind it); ``no_shadow``: the others (one layer of skin in the field). Each event is
+    classified by two single-event calls (off and on); then each group runs as one call per
+    mode, interleaved, best of ``repeat``, one thread.
+    """
+    from skindose import kernel
+
+    kind, _area, ph, ev, slab = _kernel_scene(target_cells, n_events)
+    cen, nrm, tri, accel = ph.centroids, ph.normals, ph.triangles, ph.accel
+    modes = {"off": {"occlusion": False}, "on": {}}
+    shadow = np.zeros(n_events, dtype=bool)
+    for e in range(n_events):
+        one = {k: a[e : e + 1] for k, a in ev.items()}
+        off, on = (kernel.accumulate_dose(cen, nrm, tri, **one, **slab, accel=accel,
+                                          parallel=False, **kw) for kw in modes.values())
+        shadow[e] = not np.array_equal(off, on)
+    rows = []
+    for group, sel in (("no_shadow", ~shadow), ("shadow", shadow)):
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        sub = {k: a[sel] for k, a in ev.items()}
+        cpu = dict.fromkeys(modes, np.inf)
+        l0 = load()
+        for _ in range(repeat):
+            for name, kw in modes.items():
+                c0 = time.process_time()
+                kernel.accumulate_dose(cen, nrm, tri, **sub, **slab, accel=accel,
+                                       parallel=False, **kw)
+                cpu[name] = min(cpu[name], time.process_time() - c0)
+        rows.append({
+            "phantom": kind, "cells": ph.n_cells, "group": group, "events": n,
+            "cpu_ms_per_event_off": cpu["off"] / n * 1e3,
+            "cpu_ms_per_event_on": cpu["on"] / n * 1e3,
+            "on_over_off_cpu": cpu["on"] / cpu["off"], "load": round(max(l0, load()), 2),
+        })  # fmt: skip
+    return rows
 
 
 def _in_pyramid(p: np.ndarray, u, v, w, t: float) -> np.ndarray:
@@ -635,6 +682,13 @@ def main(argv: list[str] | None = None) -> dict:
             say("kernel reuse: runs of 10 events with the same geometry vs distinct")
             res["kernel_reuse"] = [reuse_case(50_000, 1_000, 10, cfg["kernel_repeat"])]
             write_csv(out / "kernel_reuse.csv", res["kernel_reuse"])
+        if cfg["layers_cells"]:
+            res["kernel_layers"] = []
+            for cells in cfg["layers_cells"]:
+                say(f"kernel layers: ~{cells} cells, events with and without shadow")
+                res["kernel_layers"] += layers_case(cells, cfg["kernel_events"],
+                                                    cfg["layers_repeat"])
+            write_csv(out / "kernel_layers.csv", res["kernel_layers"])
         if cfg["coverage"]:
             say("kernel coverage: plane, fields 20–300 mm, cells 4 / 1 / 0.25 cm²")
             res["kernel_coverage"] = coverage_table()

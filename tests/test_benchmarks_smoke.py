@@ -27,6 +27,11 @@ def test_quick_suite_runs_and_numbers_are_positive(tmp_path):
         assert row["cells"] > 0
         assert row["cell_events_per_s"] > 0
         assert row["ms_per_event"] > 0
+    layers = res["kernel_layers"]
+    assert sum(r["events"] for r in layers) == 10  # every event in exactly one group
+    for row in layers:
+        assert row["group"] in ("no_shadow", "shadow")
+        assert row["cpu_ms_per_event_off"] > 0 and row["cpu_ms_per_event_on"] > 0
     cases = res["compute"] + res["real"] + res["scaling_events"] + res["scaling_cells"]
     assert cases
     for row in cases:
@@ -35,5 +40,5 @@ def test_quick_suite_runs_and_numbers_are_positive(tmp_path):
         assert row["peak_rss_mb"] > 0
         assert row["psd_gy"] > 0
     assert all(r["tracemalloc_peak_mb"] > 0 for r in res["compute"])
-    for name in ("results.json", "kernel.csv", "compute.csv", "scaling.png"):
+    for name in ("results.json", "kernel.csv", "kernel_layers.csv", "compute.csv", "scaling.png"):
         assert (tmp_path / name).stat().st_size > 0
